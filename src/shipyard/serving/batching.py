@@ -1,0 +1,222 @@
+"""Adaptive micro-batching: many concurrent requests, one model call.
+
+``MicroBatcher.submit(columns, rows)`` queues a request and awaits its slice
+of the outputs. One worker task takes queued requests together, up to
+``max_batch_size`` rows, concatenates their columns, calls the model once in a
+worker thread (so the event loop keeps accepting requests meanwhile) and
+splits the outputs back by row offsets.
+
+*Adaptive*: a lone request never waits. Batches form by themselves while the
+model is busy; only when the previous batch held more than one request (the
+sign of concurrent load) does the worker wait up to ``max_wait_ms`` to fill
+the next one. So concurrency 1 pays no batching latency and concurrency 64
+gets full batches.
+
+The queue is bounded (``max_queue`` requests). Beyond it ``submit`` raises
+``Overloaded`` at once (HTTP 503 with ``Retry-After``), counted by the caller:
+a request is either served or told to retry, never dropped silently, and a
+request that fits in the queue is never shed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from shipyard.errors import BackendUnavailable, InvalidInput
+from shipyard.serving.validation import MatrixColumns
+
+Columns = Mapping[str, npt.NDArray[Any]]
+Outputs = dict[str, npt.NDArray[Any]]
+ModelCall = Callable[[Columns], Outputs]
+
+
+class Overloaded(BackendUnavailable):
+    """The batch queue is full; the caller should retry after ``.retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """How a deployment coalesces requests."""
+
+    enabled: bool = True
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+    max_queue: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch_size", "max_queue"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InvalidInput(f"{name} must be an integer >= 1, got {value!r}.", field=name)
+        if not 0 <= self.max_wait_ms <= 10_000:
+            raise InvalidInput(
+                f"max_wait_ms must be between 0 and 10000, got {self.max_wait_ms!r}.",
+                field="max_wait_ms",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "max_batch_size": self.max_batch_size,
+            "max_wait_ms": self.max_wait_ms,
+            "max_queue": self.max_queue,
+        }
+
+
+@dataclass
+class _Pending:
+    columns: Columns
+    rows: int
+    future: asyncio.Future[Outputs]
+
+
+class MicroBatcher:
+    """Coalesces concurrent ``submit`` calls into model calls of at most ``max_batch_size`` rows."""
+
+    def __init__(
+        self,
+        call: ModelCall,
+        config: BatchingConfig,
+        *,
+        name: str = "model",
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.call = call
+        self.config = config
+        self.name = name
+        self._on_batch = on_batch
+        self._queue: deque[_Pending] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
+        self._last_batch_requests = 0
+        self._seconds_per_row = 0.001
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def submit(self, columns: Columns, rows: int) -> Outputs:
+        """The model's outputs for these rows (called once, possibly with others)."""
+        loop = asyncio.get_running_loop()
+        if not self.config.enabled:
+            return await loop.run_in_executor(self._executor, self._timed_call, columns, rows)
+        if len(self._queue) >= self.config.max_queue:
+            raise self._overloaded()
+        if self._worker is None:
+            self._wakeup = asyncio.Event()
+            self._worker = loop.create_task(self._run(), name=f"batcher-{self.name}")
+        future: asyncio.Future[Outputs] = loop.create_future()
+        self._queue.append(_Pending(columns, rows, future))
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return await future
+
+    def _overloaded(self) -> Overloaded:
+        backlog = sum(p.rows for p in self._queue) * self._seconds_per_row
+        retry_after = max(1, math.ceil(backlog))
+        return Overloaded(
+            f"Deployment model '{self.name}' is overloaded: {len(self._queue)} requests are "
+            f"queued (max_queue={self.config.max_queue}). Retry after {retry_after} s, or raise "
+            "max_queue / add workers.",
+            retry_after=retry_after,
+        )
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            await self._fill()
+            batch = self._take()
+            try:
+                outputs = await loop.run_in_executor(self._executor, self._call_batch, batch)
+            except Exception as exc:  # the model failed: every caller of the batch learns it
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+                continue
+            for pending, result in zip(batch, outputs, strict=True):
+                if not pending.future.done():
+                    pending.future.set_result(result)
+
+    async def _fill(self) -> None:
+        """Wait up to max_wait_ms for a fuller batch, but only under concurrent load."""
+        if self._last_batch_requests <= 1 or self.config.max_wait_ms <= 0:
+            return
+        deadline = time.monotonic() + self.config.max_wait_ms / 1000
+        assert self._wakeup is not None
+        while sum(p.rows for p in self._queue) < self.config.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                return
+
+    def _take(self) -> list[_Pending]:
+        batch = [self._queue.popleft()]
+        rows = batch[0].rows
+        while self._queue and rows + self._queue[0].rows <= self.config.max_batch_size:
+            pending = self._queue.popleft()
+            batch.append(pending)
+            rows += pending.rows
+        self._last_batch_requests = len(batch)
+        return batch
+
+    def _timed_call(self, columns: Columns, rows: int) -> Outputs:
+        started = time.perf_counter()
+        outputs = self.call(columns)
+        self._seconds_per_row = (time.perf_counter() - started) / max(rows, 1)
+        if self._on_batch is not None:
+            self._on_batch(rows)
+        return outputs
+
+    def _call_batch(self, batch: list[_Pending]) -> list[Outputs]:
+        if len(batch) == 1:
+            return [self._timed_call(batch[0].columns, batch[0].rows)]
+        names = list(batch[0].columns)
+        merged: Columns
+        if all(isinstance(p.columns, MatrixColumns) for p in batch):
+            merged = MatrixColumns(np.vstack([p.columns.matrix for p in batch]), names)  # type: ignore[attr-defined]
+        else:
+            merged = {name: np.concatenate([p.columns[name] for p in batch]) for name in names}
+        rows = sum(p.rows for p in batch)
+        outputs = self._timed_call(merged, rows)
+        results: list[Outputs] = []
+        start = 0
+        for pending in batch:
+            end = start + pending.rows
+            results.append({key: value[start:end] for key, value in outputs.items()})
+            start = end
+        return results
+
+    async def close(self) -> None:
+        """Serve what is queued, then stop the worker and its thread."""
+        while self._queue:
+            await asyncio.sleep(0.005)
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,32 @@
+"""The public API is exactly ``shipyard.__all__``: sorted, complete, importable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import shipyard
+
+
+def test_all_is_sorted_and_every_name_resolves() -> None:
+    assert shipyard.__all__ == sorted(shipyard.__all__)
+    for name in shipyard.__all__:
+        assert getattr(shipyard, name) is not None, name
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    try:
+        _ = shipyard.not_a_thing  # type: ignore[attr-defined]
+    except AttributeError as error:
+        assert "not_a_thing" in str(error)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, shipyard; "
+        "print(sorted(m for m in ('pandas', 'sklearn', 'pyarrow') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
