@@ -59,9 +59,10 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from shipyard import datasets, errors, features, monitor
+    from shipyard import datasets, errors, features, monitor, pipelines, serving
     from shipyard.config import Settings, load_settings
     from shipyard.features import Entity, FeatureService, FeatureView, OnDemandFeatureView
+    from shipyard.pipelines import Skipped, pipeline, step
     from shipyard.registry import (
         LoadedModel,
         ModelVersionInfo,
@@ -71,8 +72,6 @@ if TYPE_CHECKING:
         promote,
         rollback,
     )
-    from shipyard import pipelines, serving
-    from shipyard.pipelines import Skipped, pipeline, step
     from shipyard.remote import RemoteClient
     from shipyard.tracking import (
         ExperimentInfo,
