@@ -19,6 +19,7 @@ answers at once and ``/readyz`` says when predictions can be served.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -46,6 +47,8 @@ from shipyard.serving.runtime import DeploymentRuntime, Loader, Prediction
 from shipyard.serving.spec import DeploymentSpec
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+# How long a request waits for a (re)starting worker to load its model before a 503.
+FIRST_LOAD_WAIT_SECONDS = 30.0
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -113,6 +116,7 @@ class PredictionServer:
             else None
         )
         self.runtime = DeploymentRuntime(spec, self.metrics, log)
+        self.first_load = asyncio.Event()
 
     # -- plumbing ---------------------------------------------------------
 
@@ -167,6 +171,17 @@ class PredictionServer:
             field="body",
         )
 
+    async def until_loaded(self) -> None:
+        """Hold a request while this process loads its first model.
+
+        Worker processes share one listening socket, so a worker restarted
+        after a crash takes connections before its model is loaded; waiting
+        here (bounded) turns what would be 503s into slightly slower answers.
+        """
+        if not self.first_load.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.first_load.wait(), FIRST_LOAD_WAIT_SECONDS)
+
     # -- health -----------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
@@ -198,6 +213,7 @@ class PredictionServer:
         document = _parse_json(body)
         columns = records_to_columns(document)
         key = request.headers.get("x-routing-key") or _routing_key(document)
+        await self.until_loaded()
         result = await self.runtime.predict(
             columns, started=started, endpoint="predict", routing_key=key
         )
@@ -247,6 +263,7 @@ class PredictionServer:
 
     async def v2_infer(self, request: Request) -> Response:
         started = time.perf_counter()
+        await self.until_loaded()
         model, version = self._v2_model(request)
         body = await self.read_body(request)
         header = request.headers.get(v2.HEADER_LENGTH)
@@ -300,7 +317,10 @@ class PredictionServer:
     async def follow(self) -> None:
         """Load, then (with ``watch``) poll the registry and swap on every change."""
         last = await self._fingerprint()
-        await self.runtime.load(self.loader)
+        try:
+            await self.runtime.load(self.loader)
+        finally:
+            self.first_load.set()
         if self.watch is None:
             return
         while True:
