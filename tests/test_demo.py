@@ -18,4 +18,15 @@ def test_demo_runs_end_to_end_on_a_fresh_home(tmp_path: Path) -> None:
     assert "canary → production" in result.output
     assert "blocked:" in result.output  # the worse model is stopped by the golden gate
     assert "point-in-time training rows" in result.output
+    output = " ".join(result.output.split())  # rich wraps long lines
+    # serving: a real server process, canary share, swap and rollback without a failure
+    assert "routes canary" in output
+    assert "during the swap and the rollback, 0 failed" in output
+    assert "rejected with 422" in output and "'mean radius': missing column" in output
+    assert "server stopped cleanly" in output
+    # monitoring: the shifted day raises a drift alert and labels give real accuracy
+    assert "ALERT" in output and "delayed ground truth: 1200 labels" in output
+    # retraining: approved candidate waits in canary; production is refused to a developer
+    assert "waits in canary for a person" in output
+    assert "production refused for a developer" in output
     assert (tmp_path / "demo" / "shipyard.db").exists()

@@ -7,7 +7,9 @@ from typing import Any
 
 from rich.console import Console
 
-from shipyard.demo import features, registry, training
+from shipyard.demo import features, registry, serving, training
+from shipyard.demo.monitoring import monitoring_stage
+from shipyard.demo.retraining import retraining_stage
 from shipyard.workspace import Workspace
 
 
@@ -31,6 +33,12 @@ def run_demo(workspace: Workspace, console: Console | None = None) -> DemoResult
     registry.register_and_promote(workspace, result, console)
     console.rule("3. Feature store: point-in-time training data, online serving")
     features.feature_stage(workspace, result, console)
+    console.rule("4. Serving: HTTP and V2 protocol, canary, promotion and rollback under load")
+    serving.serving_stage(workspace, result, console)
+    console.rule("5. Monitoring: drift, an alert, a report, real accuracy from delayed labels")
+    monitoring_stage(workspace, result, console)
+    console.rule("6. Retraining: cached pipeline, drift → request → a person approves → canary")
+    retraining_stage(workspace, result, console)
     _summary(workspace, result, console)
     return result
 
@@ -40,8 +48,21 @@ def _summary(workspace: Workspace, result: DemoResult, console: Console) -> None
     console.print(f"run id:          {result.run_id}")
     for name, value in sorted(result.metrics.items()):
         console.print(f"{name + ':':<17}{value:.4f}")
+    extras = result.extras
+    if "served_predictions" in extras:
+        console.print(f"served:          {extras['served_predictions']} predictions logged")
+    if extras.get("monitor_report"):
+        console.print(f"drift report:    {extras['monitor_report']}")
+    if extras.get("retrain_candidate"):
+        console.print(
+            f"retrained:       {extras['retrain_candidate']} waits in canary for a person"
+        )
     console.print(f"metadata store:  {workspace.store}")
     console.print(f"artifacts:       {workspace.settings.artifacts_url}")
     console.print(
         f"look around:     shipyard --home {workspace.settings.home} runs show {result.run_id[:8]}"
+    )
+    console.print(
+        f"serve it:        shipyard --home {workspace.settings.home} serve {serving.DEPLOYMENT} "
+        "--port 8080"
     )

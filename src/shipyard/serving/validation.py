@@ -334,8 +334,13 @@ def _describe(values: npt.NDArray[Any]) -> str:
     if kind == "f":
         return "numbers"
     if kind == "O":
-        return f"mixed values such as {_first(values, 3)}"
-    return f"{names.get(kind, str(values.dtype))} such as {_first(values, 3)}"
+        return f"mixed values such as {_examples(values)}"
+    return f"{names.get(kind, str(values.dtype))} such as {_examples(values)}"
+
+
+def _examples(values: npt.NDArray[Any]) -> str:
+    """Up to three distinct values as plain Python literals: ``'large', 3``."""
+    return ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in _first(values, 3))
 
 
 def _first(values: Iterable[Any], n: int) -> list[Any]:
