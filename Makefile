@@ -29,8 +29,9 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# make bench ARGS="--quick"   or   make bench ARGS="tracking serving"
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .shipyard-demo .mypy_cache .ruff_cache .pytest_cache
