@@ -201,7 +201,17 @@ def scale_worker(work: Path) -> None:
         out = sy.features.get_historical(entity, [f"stats:{f}" for f in FEATURES], workspace=ws)
         times.append(time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": median(times), "rows": len(out), "peak_rss_mb": peak}))
+    print(
+        json.dumps(
+            {
+                "seconds": median(times),
+                "first_seconds": times[0],
+                "times": times,
+                "rows": len(out),
+                "peak_rss_mb": peak,
+            }
+        )
+    )
 
 
 def main() -> None:

@@ -282,3 +282,26 @@ def test_text_keys_and_a_key_of_the_wrong_type(tmp_path: Path, sqlite_workspace:
     np.testing.assert_array_equal(got["amount"].to_numpy(float), want["amount"].to_numpy(float))
     with pytest.raises(InvalidInput, match="Join key 'customer_id' is int64 in entity_df"):
         features.get_historical(entity, ["spend:amount"], workspace=sqlite_workspace)
+
+
+def test_sub_second_entity_times_against_whole_second_features(
+    tmp_path: Path, sqlite_workspace: Workspace
+) -> None:
+    """Feature times in whole seconds are packed per second; entity times between them floor."""
+    feats = events(seed=7)
+    assert (feats["event_timestamp"].dt.microsecond == 0).all()
+    features.apply([spend_view(write(feats, tmp_path / "f.parquet"))], workspace=sqlite_workspace)
+    rng = np.random.default_rng(7)
+    picked = feats.sample(150, random_state=7)
+    offsets = rng.choice([-1, 0, 1, 500_000, 999_999], len(picked))  # microseconds
+    entity = pd.DataFrame(
+        {
+            "customer_id": picked["customer_id"].to_numpy(),
+            "event_timestamp": picked["event_timestamp"].reset_index(drop=True)
+            + pd.to_timedelta(offsets, unit="us"),
+        }
+    )
+    got = features.get_historical(entity, ["spend:amount"], workspace=sqlite_workspace)
+    want = reference(entity, feats, pd.Timedelta(hours=10))
+    assert (got["spend__status"].to_numpy() == want["spend__status"].to_numpy()).all()
+    np.testing.assert_array_equal(got["amount"].to_numpy(float), want["amount"].to_numpy(float))

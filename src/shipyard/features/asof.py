@@ -52,8 +52,9 @@ class SortedRows:
     stamps: Ints  # per row: event time, UTC ns
     sorted_keys: Ints  # per row: code * span + time position (non-decreasing)
     span: int
-    origin: int  # direct scheme: time position = ns - origin + 1
+    origin: int  # direct scheme: time position = (ns - origin) // unit + 1
     times: Ints | None  # rank scheme: the distinct event times
+    unit: int = 1  # direct scheme: ns per time step (every event time is a multiple of it)
 
 
 def _codes(columns: Sequence[pa.Array]) -> tuple[list[pa.Array], list[Ints], Ints]:
@@ -78,23 +79,54 @@ def build(con: duckdb.DuckDBPyConnection, view: FeatureView, alias: str) -> Sort
     uniques, steps, codes = _codes([table.column(k).combine_chunks() for k in keys])
     stamps = table.column("__ts").to_numpy().astype(np.int64)
     created = table.column("__created").to_numpy().astype(np.int64)
-    order = np.lexsort((created, stamps, codes))
-    table = table.drop_columns([*keys, "__created"]).take(pa.array(order))
-    codes, stamps = codes[order], stamps[order]
     count = int(codes.max()) + 1 if len(codes) else 1
     origin = int(stamps.min()) if len(stamps) else 0
-    span = int(stamps.max()) - origin + 2 if len(stamps) else 2
+    unit = _time_unit(stamps)
+    span = (int(stamps.max()) - origin) // unit + 2 if len(stamps) else 2
     times: Ints | None = None
     if count * span >= 2**62:  # the time range is too wide to pack: rank the times instead
         times = np.unique(stamps)
-        span = len(times) + 1
+        span, unit = len(times) + 1, 1
         position = np.searchsorted(times, stamps) + 1
     else:
-        position = stamps - origin + 1
-    sorted_keys = codes * span + position
+        position = (stamps - origin) // unit + 1
+    packed = codes * span + position
+    order = _sort_order(packed, created)
+    table = table.drop_columns([*keys, "__created"]).take(pa.array(order))
+    codes, stamps, sorted_keys = codes[order], stamps[order], packed[order]
     return SortedRows(
-        table, key_types, uniques, steps, codes, stamps, sorted_keys, span, origin, times
+        table, key_types, uniques, steps, codes, stamps, sorted_keys, span, origin, times, unit
     )
+
+
+def _sort_order(packed: Ints, created: Ints) -> Ints:
+    """Row order by (packed key, created time, source position).
+
+    One unstable argsort of the packed (code, time) key, then only the rows
+    that share a key are re-sorted by created time and source position: on
+    10M rows that is several times cheaper than a three-key ``lexsort``.
+    """
+    order: Ints = np.argsort(packed)
+    ranked = packed[order]
+    ties = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if ties.size:
+        members = np.union1d(ties, ties + 1)  # positions (in sorted order) of tied rows
+        rows = order[members]
+        order[members] = rows[np.lexsort((rows, created[rows], ranked[members]))]
+    return order
+
+
+def _time_unit(stamps: Ints) -> int:
+    """The coarsest of s, ms, µs, ns that every event time is a whole multiple of.
+
+    Event times usually have whole seconds or microseconds; packing positions in
+    that unit keeps ``code × span`` within int64 for long histories, where the
+    rank scheme would cost a hash-unique and a search over all rows.
+    """
+    for unit in (10**9, 10**6, 10**3):
+        if len(stamps) and not np.any(stamps % unit):
+            return unit
+    return 1
 
 
 # -- entity side -------------------------------------------------------------------------
@@ -159,8 +191,11 @@ def latest(rows: SortedRows, codes: Ints, stamps: Ints) -> Ints:
     if rows.times is not None:
         position = np.searchsorted(rows.times, stamps, side="right")
     else:
-        clipped = np.clip(stamps, rows.origin - 1, rows.origin + rows.span - 2)
-        position = clipped - rows.origin + 1
+        unit = rows.unit
+        clipped = np.clip(stamps, rows.origin - unit, rows.origin + (rows.span - 2) * unit)
+        # Flooring is exact: every stored time is a multiple of unit, so s <= t iff
+        # s <= the multiple of unit at or below t.
+        position = (clipped - rows.origin) // unit + 1
     wanted = np.where(codes >= 0, codes, 0) * rows.span + position
     # Searching in query order is ~3x faster than in random order (cache, branches).
     order = np.argsort(wanted)
