@@ -8,6 +8,7 @@ medians of several repetitions and their ratio.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -31,9 +32,21 @@ def peer_python(name: str, requirements: Sequence[str]) -> Path:
     python = venv / "bin" / "python"
     marker = venv / ".requirements"
     wanted = "\n".join(requirements)
-    if python.exists() and marker.exists() and marker.read_text() == wanted:
-        return python
     VENVS.mkdir(parents=True, exist_ok=True)
+    # Two benchmarks wanting the same venv at once: the second waits for the first
+    # to finish building it instead of clearing it under the first one's feet.
+    with open(VENVS / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (python.exists() and marker.exists() and marker.read_text() == wanted):
+                _build_venv(venv, python, requirements)
+                marker.write_text(wanted)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return python
+
+
+def _build_venv(venv: Path, python: Path, requirements: Sequence[str]) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     subprocess.run(
         [
@@ -47,8 +60,6 @@ def peer_python(name: str, requirements: Sequence[str]) -> Path:
         ],
         check=True,
     )
-    marker.write_text(wanted)
-    return python
 
 
 def run_json(

@@ -24,6 +24,8 @@ def test_demo_runs_end_to_end_on_a_fresh_home(tmp_path: Path) -> None:
     assert "during the swap and the rollback, 0 failed" in output
     assert "rejected with 422" in output and "'mean radius': missing column" in output
     assert "server stopped cleanly" in output
+    # the feature-store model is served by customer id, features looked up by the server
+    assert "same as the model on get_online's values: True" in output
     # monitoring: the shifted day raises a drift alert and labels give real accuracy
     assert "ALERT" in output and "delayed ground truth: 1200 labels" in output
     # retraining: approved candidate waits in canary; production is refused to a developer

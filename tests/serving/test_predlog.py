@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from shipyard.errors import InvalidInput
@@ -112,3 +113,85 @@ def test_matrix_and_plain_columns_log_the_same_text(sqlite_workspace: Workspace)
     frame = query("m", workspace=sqlite_workspace)
     assert frame["inputs"].nunique() == 2 and frame["input_hash"].nunique() == 2
     assert {json.loads(t)["a%"] for t in frame["inputs"]} == {2.0, -1.0}
+
+
+def _canonical(row: dict[str, object]) -> str:
+    plain = {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
+    return json.dumps(plain, separators=(",", ":"), sort_keys=True)
+
+
+def test_logged_rows_are_canonical_json_of_every_kind(sqlite_workspace: Workspace) -> None:
+    import hashlib
+
+    floats = [0.0, -0.0, 2.0, -3.5, 1e15, 1e16, 1e-5, 1e-4, 5e-324, 0.1, 1 / 3, 123456.789]
+    floats += [float("nan"), float("inf"), float("-inf"), 2.0**60, 1.7976931348623157e308]
+    rows = len(floats)
+    inputs = {
+        "x": np.array(floats),
+        "n": np.arange(rows) - 5,
+        "flag": np.arange(rows) % 2 == 0,
+        "city": np.array([f"c-{i}é" for i in range(rows)], dtype=object),
+    }
+    outputs = {"predict": np.arange(rows) % 2, "predict_proba": np.column_stack([floats, floats])}
+    log = PredictionLog(sqlite_workspace.settings.data_dir)
+    ids = new_ids(rows)
+    log.record(LoggedRequest("kinds", "m", "1", "production", ids, inputs, outputs, 2.0))
+    log.close()
+    frame = query("kinds", workspace=sqlite_workspace).set_index("prediction_id")
+    for i, prediction_id in enumerate(ids):
+        logged = frame.loc[prediction_id]
+        row = {name: values.tolist()[i] for name, values in inputs.items()}
+        assert logged["inputs"] == _canonical(row)
+        assert logged["input_hash"] == hashlib.sha256(logged["inputs"].encode()).hexdigest()[:32]
+        proba = [None if v != v else v for v in (floats[i], floats[i])]
+        expected = {"predict": i % 2, "predict_proba": proba}
+        assert logged["outputs"] == json.dumps(expected, separators=(",", ":"), sort_keys=True)
+
+
+def test_one_flush_keeps_each_requests_own_fields(sqlite_workspace: Workspace) -> None:
+    from shipyard.serving.validation import MatrixColumns
+
+    names = ["b", "a"]
+    log = PredictionLog(sqlite_workspace.settings.data_dir, flush_seconds=60)
+    wide = LoggedRequest(
+        "mix", "m", "2", "canary", new_ids(3), MatrixColumns(np.ones((3, 2)), names), {}, 7.0
+    )
+    single = LoggedRequest("mix", "m", "1", "production", new_ids(1), {"a": np.array([4])}, {}, 1.0)
+    looked_up = LoggedRequest(
+        "mix",
+        "m",
+        "1",
+        "shadow",
+        new_ids(2),
+        {"a": np.array([5, 6])},
+        {},
+        3.0,
+        features={"spend": np.array([1.5, np.nan])},
+    )
+    for request in (wide, single, looked_up):
+        log.record(request)
+    log.close()
+    frame = query("mix", workspace=sqlite_workspace).set_index("prediction_id")
+    assert len(frame) == 6
+    for request in (wide, single, looked_up):
+        part = frame.loc[request.ids]
+        assert set(part["route"]) == {request.route}
+        assert set(part["model_version"]) == {request.model_version}
+        assert set(part["latency_ms"]) == {request.latency_ms}
+    assert frame.loc[wide.ids[0], "inputs"] == '{"a":1.0,"b":1.0}'
+    assert pd.isna(frame.loc[single.ids[0], "features"])
+    spends = [json.loads(frame.loc[i, "features"])["spend"] for i in looked_up.ids]
+    assert spends == [1.5, None]
+
+
+def test_a_request_that_cannot_be_encoded_is_counted_not_fatal(
+    sqlite_workspace: Workspace,
+) -> None:
+    log = PredictionLog(sqlite_workspace.settings.data_dir, flush_seconds=60)
+    broken = LoggedRequest("bad", "m", "1", "production", new_ids(2), {"a": np.arange(3)}, {}, 1.0)
+    good = _request(deployment="bad")
+    log.record(broken)
+    log.record(good)
+    log.close()
+    assert log.write_errors == 1
+    assert set(query("bad", workspace=sqlite_workspace)["prediction_id"]) == set(good.ids)

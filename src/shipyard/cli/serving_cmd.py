@@ -10,6 +10,7 @@ import typer
 from shipyard.cli.output import JSON_OPTION, console, print_json, table, workspace_from
 from shipyard.errors import InvalidInput
 from shipyard.serving.batching import BatchingConfig
+from shipyard.serving.cache import DEFAULT_CACHE_ENTRIES, DEFAULT_CACHE_TTL_SECONDS, CacheConfig
 from shipyard.serving.deployments import (
     create_deployment,
     delete_deployment,
@@ -37,6 +38,11 @@ QUEUE = typer.Option(None, "--max-queue", help="Queued requests before 503 (defa
 BATCHING = typer.Option(None, "--batching/--no-batching", help="Micro-batching on or off.")
 LOG = typer.Option(None, "--log/--no-log", help="Log every prediction (default on).")
 WARM = typer.Option(None, "--warm-seconds", help="Keep replaced versions loaded this long.")
+SERVICE_HELP = "Feature service to look up (requests then send entity keys only)."
+CACHE_HELP = "Inference cache: off, memory (LRU per process) or redis (shared)."
+CACHE_SIZE_HELP = "Rows the memory cache keeps."
+CACHE_TTL_HELP = "Seconds a cached answer lives (0 = no expiry)."
+CACHE_URL_HELP = "Redis URL of a redis cache (default: the online store's Redis)."
 
 
 @deployments_app.command("create")
@@ -54,11 +60,19 @@ def deployments_create(
     warm_seconds: float = typer.Option(
         DEFAULT_WARM_SECONDS, "--warm-seconds", help="Keep replaced versions loaded this long."
     ),
+    feature_service: str = typer.Option(None, "--feature-service", help=SERVICE_HELP),
+    cache: str = typer.Option("off", "--cache", help=CACHE_HELP),
+    cache_size: int = typer.Option(DEFAULT_CACHE_ENTRIES, "--cache-size", help=CACHE_SIZE_HELP),
+    cache_ttl: float = typer.Option(
+        DEFAULT_CACHE_TTL_SECONDS, "--cache-ttl-seconds", help=CACHE_TTL_HELP
+    ),
+    cache_url: str = typer.Option(None, "--cache-url", help=CACHE_URL_HELP),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a deployment that serves MODEL's production version.
 
     Example: shipyard deployments create churn-api --model churn --canary-percent 5
+    --feature-service churn_model --cache memory
     """
     with workspace_from(ctx) as workspace:
         spec = create_deployment(
@@ -69,6 +83,8 @@ def deployments_create(
             batching=BatchingConfig(batching, max_batch_size, max_wait_ms, max_queue),
             log_predictions=log,
             warm_seconds=warm_seconds,
+            feature_service=feature_service,
+            cache=CacheConfig(cache, cache_size, cache_ttl, cache_url),
             workspace=workspace,
         )
     _show(spec, as_json)
@@ -87,14 +103,16 @@ def deployments_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         return
     table(
         f"Deployments ({len(found)})",
-        ["name", "model", "canary %", "shadow", "batching", "log", "updated"],
+        ["name", "model", "canary %", "shadow", "features", "batching", "cache", "log", "updated"],
         [
             (
                 d.name,
                 d.model,
                 d.canary_percent,
                 d.shadow,
+                d.feature_service,
                 _batching(d),
+                d.cache.mode,
                 "on" if d.log_predictions else "off",
                 d.updated_at,
             )
@@ -130,11 +148,18 @@ def deployments_update(
     batching: bool = BATCHING,
     log: bool = LOG,
     warm_seconds: float = WARM,
+    feature_service: str = typer.Option(
+        None, "--feature-service", help=f"{SERVICE_HELP} '' removes it."
+    ),
+    cache: str = typer.Option(None, "--cache", help=CACHE_HELP),
+    cache_size: int = typer.Option(None, "--cache-size", help=CACHE_SIZE_HELP),
+    cache_ttl: float = typer.Option(None, "--cache-ttl-seconds", help=CACHE_TTL_HELP),
+    cache_url: str = typer.Option(None, "--cache-url", help=f"{CACHE_URL_HELP} '' removes it."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Change a deployment's canary share, shadow, batching or logging.
+    """Change a deployment's canary share, shadow, batching, logging, features or cache.
 
-    Example: shipyard deployments update churn-api --canary-percent 20 --shadow ''
+    Example: shipyard deployments update churn-api --canary-percent 20 --shadow '' --cache redis
     """
     with workspace_from(ctx) as workspace:
         spec = update_deployment(
@@ -147,6 +172,11 @@ def deployments_update(
             enabled=batching,
             log_predictions=log,
             warm_seconds=warm_seconds,
+            feature_service=feature_service,
+            cache=cache,
+            cache_size=cache_size,
+            cache_ttl_seconds=cache_ttl,
+            cache_url=cache_url,
             workspace=workspace,
         )
     _show(spec, as_json)
@@ -180,8 +210,9 @@ def _show(spec: DeploymentSpec, as_json: bool) -> None:
         print_json(spec.to_dict())
         return
     data = spec.to_dict()
-    batching = data.pop("batching")
+    batching, cache = data.pop("batching"), data.pop("cache")
     rows = [(k, v) for k, v in data.items()] + [(f"batching.{k}", v) for k, v in batching.items()]
+    rows += [(f"cache.{k}", v) for k, v in cache.items()]
     table(f"Deployment {spec.name}", ["field", "value"], rows)
 
 

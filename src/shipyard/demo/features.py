@@ -30,6 +30,8 @@ SEED = 11
 CUSTOMERS = 400
 DAYS = 60
 EXPERIMENT = "customer-churn-features"
+CHURN_MODEL = "customer-churn"
+CHURN_FEATURES = ["spend_7d", "orders_7d"]
 
 
 def activity_table(today: datetime) -> pd.DataFrame:
@@ -111,7 +113,8 @@ def feature_stage(workspace: Workspace, result: DemoResult, console: Console) ->
     labels = label_rows(activity, today)
     with start_run(EXPERIMENT, tags={"stage": "demo-features"}, workspace=workspace) as run:
         train = features.get_historical(labels, service="churn_model", run=run, workspace=workspace)
-        x = train[["spend_7d", "orders_7d"]].fillna(0.0).to_numpy()
+        # named float columns: the model's signature is what the server validates against
+        x = train[CHURN_FEATURES].astype("float64").fillna(0.0)
         x_tr, x_te, y_tr, y_te = train_test_split(
             x, train["churned"], test_size=0.25, random_state=SEED, stratify=train["churned"]
         )
@@ -119,6 +122,7 @@ def feature_stage(workspace: Workspace, result: DemoResult, console: Console) ->
         auc = float(roc_auc_score(y_te, model.predict_proba(x_te)[:, 1]))
         run.log_params({"model": "logistic", "features": "churn_model", "rows": len(train)})
         run.log_metric("roc_auc", auc)
+        churn = _register_churn(workspace, result, run, model, x_tr)
     present = float((train["customer_activity__status"] == "present").mean())
     console.print(
         f"point-in-time training rows: {len(train)} ({present:.0%} with features); "
@@ -147,7 +151,27 @@ def feature_stage(workspace: Workspace, result: DemoResult, console: Console) ->
         "training_rows": len(train),
         "materialized": done.rows,
         "online": online.to_dict(),
+        "model_ref": churn,
     }
+
+
+def _register_churn(
+    workspace: Workspace, result: DemoResult, run: Any, model: Any, x_train: pd.DataFrame
+) -> str:
+    """The churn model into production, so that it can be served by customer id."""
+    from shipyard.registry import promote
+
+    tokens = result.extras.get("tokens", {})
+    info = run.log_model(
+        model, CHURN_MODEL, input_example=x_train[:5], token=tokens.get("developer")
+    )
+    for stage, role in (
+        ("staging", "developer"),
+        ("canary", "developer"),
+        ("production", "approver"),
+    ):
+        promote(info.ref, stage, reason="demo", token=tokens.get(role), workspace=workspace)
+    return str(info.ref)
 
 
 def _fmt(value: Any) -> str:

@@ -32,7 +32,7 @@ from rich.table import Table
 
 from shipyard.config import SETTINGS, Settings
 from shipyard.errors import BackendUnavailable, GateFailed
-from shipyard.registry import promote, register_model, rollback
+from shipyard.registry import load_model, promote, register_model, rollback
 from shipyard.serving.deployments import create_deployment, list_deployments
 from shipyard.serving.predlog import query
 from shipyard.workspace import Workspace
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 MODEL = "breast-cancer"
 DEPLOYMENT = "breast-cancer-api"
+CHURN_DEPLOYMENT = "customer-churn-api"
+CHURN_SERVICE = "churn_model"
 CANARY_PERCENT = 20.0
 CLIENTS = 4
 STEADY_SECONDS = 2.0
@@ -86,6 +88,8 @@ def serving_stage(workspace: Workspace, result: DemoResult, console: Console) ->
     logged = len(query(DEPLOYMENT, workspace=workspace))
     console.print(f"server stopped cleanly; {logged} predictions in the prediction log")
     extras["served_predictions"] = logged
+    if extras.get("features", {}).get("model_ref"):
+        _serve_by_entity_key(workspace, extras, console)
 
 
 def _challenger(
@@ -117,13 +121,46 @@ def _challenger(
     return info.ref
 
 
+def _serve_by_entity_key(workspace: Workspace, extras: dict[str, Any], console: Console) -> None:
+    """The feature-store model answers requests that carry only a customer id."""
+    from shipyard import features
+
+    model_name = str(extras["features"]["model_ref"]).split("/")[0]
+    if CHURN_DEPLOYMENT not in {d.name for d in list_deployments(workspace=workspace)}:
+        create_deployment(
+            CHURN_DEPLOYMENT, model_name, feature_service=CHURN_SERVICE, workspace=workspace
+        )
+    customers = [3, 7, 42]
+    with _server(workspace.settings, console, CHURN_DEPLOYMENT) as url:
+        reply = httpx.post(
+            f"{url}/predict", json={"records": [{"customer_id": c} for c in customers]}
+        )
+    reply.raise_for_status()
+    served = [round(p[1], 4) for p in reply.json()["probabilities"]]
+    online = features.get_online(
+        [{"customer_id": c} for c in customers], service=CHURN_SERVICE, workspace=workspace
+    ).to_frame()
+
+    local = load_model(f"{model_name}@production", workspace=workspace)
+    expected = [
+        round(float(p[1]), 4)
+        for p in local.predict_proba(online[["spend_7d", "orders_7d"]].astype("float64"))
+    ]
+    console.print(
+        f"{CHURN_DEPLOYMENT} (feature service {CHURN_SERVICE}) answered customer ids "
+        f"{customers} with churn probabilities {served}: features looked up online by the "
+        f"server; same as the model on get_online's values: {served == expected}"
+    )
+    extras["served_by_entity"] = served == expected
+
+
 @contextmanager
-def _server(settings: Settings, console: Console) -> Iterator[str]:
-    """``shipyard serve DEPLOYMENT`` in its own process; stopped with Ctrl-C's signal."""
+def _server(settings: Settings, console: Console, target: str = DEPLOYMENT) -> Iterator[str]:
+    """``shipyard serve TARGET`` in its own process; stopped with Ctrl-C's signal."""
     port = _free_port()
-    log_path = Path(settings.home) / "demo-server.log"
+    log_path = Path(settings.home) / f"demo-server-{target}.log"
     command = [sys.executable, "-c", "from shipyard.cli import main; main()"]
-    args = ["serve", DEPLOYMENT, "--host", "127.0.0.1", "--port", str(port)]
+    args = ["serve", target, "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*command, *args], env=_environment(settings), stdout=log, stderr=log
@@ -133,7 +170,7 @@ def _server(settings: Settings, console: Console) -> Iterator[str]:
         started = time.monotonic()
         _wait_ready(url, process, log_path)
         console.print(
-            f"shipyard serve {DEPLOYMENT} --port {port}: ready in "
+            f"shipyard serve {target} --port {port}: ready in "
             f"{time.monotonic() - started:.1f} s (model loaded and warmed)"
         )
         yield url

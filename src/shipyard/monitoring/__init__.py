@@ -6,10 +6,17 @@ package holds one module per concept:
 - ``stats``: the statistics as pure NumPy/SciPy functions;
 - ``thresholds``: the defaults and per-feature overrides;
 - ``verdict``: from statistics to flags, status and a ``ColumnDrift``;
-- ``drift``: two in-memory frames; ``scan``: a Parquet window in chunks;
+- ``drift``: two in-memory frames; ``scan``: a Parquet window in chunks, from
+  the mergeable per-chunk counters of ``counts``;
 - ``frames``: column access over pandas and Arrow;
 - ``results``: the typed results; ``quality``: null rates, ranges, unseen
   categories; ``report``: the HTML and JSON report.
+
+Monitor runs over a deployment's logs (``docs/monitoring-operations.md``):
+``logs`` (DuckDB views), ``window`` and ``runs`` (evaluate and store a
+window), ``windowscan`` (a large window in one bounded pass, in-process or
+on Dask), ``rejected`` (requests the server refused), ``targets``,
+``ground_truth``, ``performance``, ``alerts``, ``run_report``.
 """
 
 from __future__ import annotations

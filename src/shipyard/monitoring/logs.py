@@ -4,7 +4,9 @@
 with three views, so that every monitoring query is one SQL statement over
 the Parquet files (no Python loop over rows):
 
-- ``all_predictions``: every logged prediction of the deployment;
+- ``all_predictions``: every logged prediction of the deployment (of the
+  days the window overlaps, when it has bounds: the log is partitioned by
+  day, so older files are never opened);
 - ``window_predictions`` (and ``predictions``, which callers may narrow): those
   made in ``[start, end)`` (by prediction time);
 - ``labels``: the latest ground truth per ``prediction_id`` (a re-ingested or
@@ -17,7 +19,7 @@ to the class a model logged.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,12 +56,41 @@ def labels_dir(data_dir: Path, deployment: str) -> Path:
     return data_dir / "labels" / f"deployment={deployment}"
 
 
-def prediction_files(data_dir: Path, deployment: str) -> str | None:
-    """The glob of the deployment's prediction files, or ``None`` when nothing is logged."""
+def day_folders(
+    data_dir: Path, deployment: str, start: datetime | None = None, end: datetime | None = None
+) -> list[Path]:
+    """The deployment's ``date=`` folders that ``[start, end)`` overlaps (all without bounds).
+
+    The log is partitioned by the UTC date of each prediction, so a window
+    never needs the files of other days; a folder whose name is not a date is
+    kept (the timestamp filter decides).
+    """
     folder = predictions_dir(data_dir) / f"deployment={deployment}"
-    if not any(folder.glob("date=*/part-*.parquet")):
+    first = utc(start, "start").date() if start is not None else date.min
+    last = (utc(end, "end") - timedelta(microseconds=1)).date() if end is not None else date.max
+    found = []
+    for day in sorted(folder.glob("date=*")):
+        when = _date(day.name.removeprefix("date="))
+        if when is None or first <= when <= last:
+            found.append(day)
+    return found
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
         return None
-    return (folder / "date=*" / "part-*.parquet").as_posix()
+
+
+def prediction_files(
+    data_dir: Path, deployment: str, start: datetime | None = None, end: datetime | None = None
+) -> list[str] | None:
+    """Globs of the deployment's prediction files (one per day of the window), or ``None``."""
+    days = [
+        d for d in day_folders(data_dir, deployment, start, end) if any(d.glob("part-*.parquet"))
+    ]
+    return [(d / "part-*.parquet").as_posix() for d in days] or None
 
 
 def label_files(data_dir: Path, deployment: str) -> str | None:
@@ -96,14 +127,15 @@ def open_logs(
     """A connection with the ``all_predictions``, ``predictions`` and ``labels`` views."""
     data_dir = workspace.settings.data_dir
     connection = connect()
-    source = prediction_files(data_dir, deployment)
+    source = prediction_files(data_dir, deployment, start, end)
     if source is None:
         columns = ", ".join(f"CAST(NULL AS {_TYPES.get(c, 'VARCHAR')}) AS {c}" for c in COLUMNS)
         connection.execute(f"CREATE VIEW all_predictions AS SELECT {columns} WHERE FALSE")
     else:
+        globs = ", ".join(f"'{_quote(glob)}'" for glob in source)
         connection.execute(
             "CREATE VIEW all_predictions AS SELECT * FROM "
-            f"read_parquet('{_quote(source)}', hive_partitioning = false, union_by_name = true)"
+            f"read_parquet([{globs}], hive_partitioning = false, union_by_name = true)"
         )
     # Views take no parameters: the bounds are inlined as TIMESTAMPTZ literals.
     where = ["TRUE"]

@@ -22,6 +22,8 @@ from shipyard.monitoring import frames
 if TYPE_CHECKING:
     import pandas as pd
 
+    from shipyard.monitoring.rejected import RejectedRequests
+
 Range = tuple[float | None, float | None]
 
 
@@ -61,10 +63,15 @@ class ColumnQuality:
 
 @dataclass(frozen=True)
 class QualityReport:
-    """One ``ColumnQuality`` per column of the current frame."""
+    """One ``ColumnQuality`` per column of the current frame.
+
+    In a monitor run, ``rejected`` also holds the requests the server refused
+    in the window, per column and reason (they never reached the log).
+    """
 
     columns: tuple[ColumnQuality, ...]
     n_rows: int
+    rejected: RejectedRequests | None = None
 
     def __getitem__(self, column: str) -> ColumnQuality:
         for result in self.columns:
@@ -73,7 +80,13 @@ class QualityReport:
         raise InvalidInput(f"No quality result for column {column!r}.", field="column")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_rows": self.n_rows, "columns": [c.to_dict() for c in self.columns]}
+        document: dict[str, Any] = {
+            "n_rows": self.n_rows,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+        if self.rejected is not None:
+            document["rejected"] = self.rejected.to_dict()
+        return document
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd

@@ -112,9 +112,32 @@ def _quality_table(quality: QualityReport) -> str:
         f"<td>{c.unseen}</td><td>{_e(', '.join(c.unseen_categories[:5]))}</td></tr>"
         for c in quality.columns
     )
+    table = (
+        "<table><tr><th>column</th><th>null rate</th><th>out of range</th><th>unseen</th>"
+        f"<th>unseen categories</th></tr>{rows}</table>"
+        if quality.columns
+        else ""
+    )
+    return f"<h2>Data quality</h2>{table}{_rejected_table(quality)}"
+
+
+def _rejected_table(quality: QualityReport) -> str:
+    """The requests the server refused (monitor runs only), per column and reason."""
+    rejected = quality.rejected
+    if rejected is None:
+        return ""
+    if not rejected.rows:
+        return "<p>No request was rejected in this window.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(r.column or '(body)')}</td><td>{_e(r.reason)}</td>"
+        f"<td>{_e(r.endpoint)}</td><td>{r.requests}</td></tr>"
+        for r in rejected.rows
+    )
     return (
-        "<h2>Data quality</h2><table><tr><th>column</th><th>null rate</th>"
-        f"<th>out of range</th><th>unseen</th><th>unseen categories</th></tr>{rows}</table>"
+        "<h3>Rejected requests</h3><p><small>Requests the server answered with a 4xx, per "
+        "column and reason (a request failing on two columns counts under both).</small></p>"
+        "<table><tr><th>column</th><th>reason</th><th>endpoint</th><th>requests</th></tr>"
+        f"{rows}</table>"
     )
 
 

@@ -231,6 +231,9 @@ def metric_points(summary: WindowSummary) -> list[MetricPoint]:
         for quality in summary.quality.columns:
             for name in ("null_rate", "out_of_range_rate", "unseen_rate"):
                 points.append(MetricPoint(name, getattr(quality, name), quality.column, version))
+        rejected = summary.quality.rejected
+        for name, count in (rejected.by_column() if rejected is not None else {}).items():
+            points.append(MetricPoint("rejected_requests", float(count), name, version))
     if summary.performance is not None:
         points.extend(_performance_points(summary))
     return points

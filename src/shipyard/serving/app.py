@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -117,6 +118,12 @@ class PredictionServer:
         )
         self.runtime = DeploymentRuntime(spec, self.metrics, log)
         self.first_load = asyncio.Event()
+        from shipyard.serving.rejections import RejectionLog
+
+        # 4xx counts per column and reason, for monitoring's data quality (off the response path).
+        self.rejections = RejectionLog(
+            settings.data_dir, spec.name, settings.prediction_log_flush_seconds
+        )
 
     # -- plumbing ---------------------------------------------------------
 
@@ -135,6 +142,8 @@ class PredictionServer:
         status = status_for(exc)
         name = type(exc).__name__
         self.metrics.failed(endpoint, name, status)
+        if 400 <= status < 500:
+            self.rejections.record(endpoint, exc, status)
         if isinstance(exc, errors.ShipyardError):
             body: dict[str, Any] = {"error": exc.message}
             if isinstance(exc, errors.ValidationFailed) and endpoint == "predict":
@@ -321,6 +330,10 @@ class PredictionServer:
             await self.runtime.load(self.loader)
         finally:
             self.first_load.set()
+        # The model, its libraries and the app are loaded for good: move them out of the
+        # collector's reach, or every full collection under load walks them (~200 ms
+        # pauses every ~2 s, measured in bench/serving).
+        gc.freeze()
         if self.watch is None:
             return
         while True:
@@ -356,6 +369,7 @@ class PredictionServer:
             if not loading.done():
                 loading.cancel()
             await self.runtime.close()
+            await asyncio.to_thread(self.rejections.close)
 
 
 def _parse_json(body: bytes) -> Any:
@@ -417,6 +431,7 @@ def create_app(
     server = PredictionServer(
         settings, deployment, loader, metrics_dir, watch=watch, poll_seconds=poll_seconds
     )
+    server.runtime.configure(settings)  # feature store and Redis cache locations
     app = Starlette(
         routes=server.routes(),
         lifespan=server.lifespan,

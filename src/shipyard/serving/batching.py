@@ -106,6 +106,8 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
         self._last_batch_requests = 0
         self._seconds_per_row = 0.001
+        self._queued_rows = 0
+        self._filling = False
 
     @property
     def queued(self) -> int:
@@ -123,12 +125,16 @@ class MicroBatcher:
             self._worker = loop.create_task(self._run(), name=f"batcher-{self.name}")
         future: asyncio.Future[Outputs] = loop.create_future()
         self._queue.append(_Pending(columns, rows, future))
-        assert self._wakeup is not None
-        self._wakeup.set()
+        self._queued_rows += rows
+        # While the worker fills a batch, only a full batch wakes it: one wake-up per
+        # batch instead of one per arriving request.
+        if not self._filling or self._queued_rows >= self.config.max_batch_size:
+            assert self._wakeup is not None
+            self._wakeup.set()
         return await future
 
     def _overloaded(self) -> Overloaded:
-        backlog = sum(p.rows for p in self._queue) * self._seconds_per_row
+        backlog = self._queued_rows * self._seconds_per_row
         retry_after = max(1, math.ceil(backlog))
         return Overloaded(
             f"Deployment model '{self.name}' is overloaded: {len(self._queue)} requests are "
@@ -161,17 +167,17 @@ class MicroBatcher:
         """Wait up to max_wait_ms for a fuller batch, but only under concurrent load."""
         if self._last_batch_requests <= 1 or self.config.max_wait_ms <= 0:
             return
-        deadline = time.monotonic() + self.config.max_wait_ms / 1000
+        if self._queued_rows >= self.config.max_batch_size:
+            return
         assert self._wakeup is not None
-        while sum(p.rows for p in self._queue) < self.config.max_batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._wakeup.clear()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except TimeoutError:
-                return
+        self._wakeup.clear()
+        self._filling = True
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), self.config.max_wait_ms / 1000)
+        except TimeoutError:
+            pass
+        finally:
+            self._filling = False
 
     def _take(self) -> list[_Pending]:
         batch = [self._queue.popleft()]
@@ -180,6 +186,7 @@ class MicroBatcher:
             pending = self._queue.popleft()
             batch.append(pending)
             rows += pending.rows
+        self._queued_rows -= rows
         self._last_batch_requests = len(batch)
         return batch
 

@@ -13,6 +13,9 @@ Series (labels in brackets):
 - ``shipyard_batch_size`` histogram of rows per model call [deployment, version]
 - ``shipyard_overloaded_total`` [deployment]: requests answered 503 + Retry-After
 - ``shipyard_shadow_errors_total`` [deployment, version]
+- ``shipyard_cache_hits_total`` / ``shipyard_cache_misses_total`` [deployment, version]:
+  rows answered from the inference cache / by the model (hit rate = hits / both)
+- ``shipyard_cache_errors_total`` [deployment]: Redis cache calls that failed
 
 Children are cached per label tuple so that the hot path does one dict lookup
 and one increment per series.
@@ -81,6 +84,24 @@ class ServingMetrics:
             ["deployment", "version"],
             registry=r,
         )
+        self.cache_hits = Counter(
+            "shipyard_cache_hits",
+            "Rows answered from the inference cache.",
+            ["deployment", "version"],
+            registry=r,
+        )
+        self.cache_misses = Counter(
+            "shipyard_cache_misses",
+            "Rows looked up in the inference cache and answered by the model.",
+            ["deployment", "version"],
+            registry=r,
+        )
+        self.cache_errors = Counter(
+            "shipyard_cache_errors",
+            "Inference cache calls that failed (the rows were answered by the model).",
+            ["deployment"],
+            registry=r,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -105,6 +126,14 @@ class ServingMetrics:
 
     def shadow_failed(self, version: str) -> None:
         self._child(self.shadow_errors, version).inc()
+
+    def cached(self, version: str, hits: int, misses: int) -> None:
+        """Rows of one request found in the inference cache, and not found."""
+        self._child(self.cache_hits, version).inc(hits)
+        self._child(self.cache_misses, version).inc(misses)
+
+    def cache_failed(self, exc: BaseException) -> None:
+        self._child(self.cache_errors).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text (every worker's values in multi-process mode)."""

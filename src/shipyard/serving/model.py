@@ -63,6 +63,11 @@ class ServedModel:
         return f"{self.name}/{self.version}"
 
     @property
+    def tag(self) -> str:
+        """``key`` plus the artifact's hash: what the inference cache keys answers by."""
+        return f"{self.name}/{self.version}@{self.sha256[:16]}" if self.sha256 else self.key
+
+    @property
     def has_proba(self) -> bool:
         return callable(getattr(self.predictor, "predict_proba", None))
 

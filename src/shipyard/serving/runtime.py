@@ -8,9 +8,18 @@ already in flight finish on the model they started with. Models that leave
 the routes stay loaded (warm, with their batcher) for ``warm_seconds`` so
 that a rollback is instant.
 
-``predict`` is the hot path: route → validate → batch queue → model →
-ids, metrics, one append to the prediction log; the shadow call is spawned
-after the answer is ready.
+``predict`` is the hot path: route → (feature lookup) → validate →
+(inference cache) → batch queue → model → ids, metrics, one append to the
+prediction log; the shadow call is spawned after the answer is ready.
+
+A deployment with a ``feature_service`` looks its features up in a worker
+thread (``shipyard.serving.lookup``) and joins them to the request's
+columns before validation; the log's inputs then hold the looked-up values
+(and the entity keys), its ``features`` column the looked-up values alone.
+With a cache (``shipyard.serving.cache``) rows seen before skip the model;
+every row still gets an id, metrics and a log row. Both are opened by
+``install`` from the spec and the settings given to ``configure``; with
+neither, the hot path is the same as without them.
 """
 
 from __future__ import annotations
@@ -19,18 +28,23 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
-from shipyard.errors import BackendUnavailable, NotFound, ShipyardError
+from shipyard.errors import BackendUnavailable, ConfigError, NotFound, ShipyardError
 from shipyard.serving.batching import MicroBatcher, Outputs
+from shipyard.serving.cache import CachedInference, OutputLayout, open_cache
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.model import ServedModel, v2_outputs
 from shipyard.serving.predlog import LoggedRequest, PredictionLog, new_ids
 from shipyard.serving.routing import CANARY, PRODUCTION, SHADOW, Router, ShadowRunner
 from shipyard.serving.spec import DeploymentSpec
 from shipyard.serving.validation import validate
+
+if TYPE_CHECKING:
+    from shipyard.config import Settings
+    from shipyard.serving.lookup import FeatureLookup, LookedUp
 
 Columns = Mapping[str, npt.NDArray[Any]]
 
@@ -80,10 +94,41 @@ class DeploymentRuntime:
         self.output_meta: dict[str, list[dict[str, Any]]] = {}
         self._batchers: dict[str, MicroBatcher] = {}
         self._warm: dict[str, tuple[ServedModel, float]] = {}  # key -> (model, retired at)
+        self.settings: Settings | None = None
+        self.features: FeatureLookup | None = None
+        self.cache: CachedInference | None = None
+        self._layouts: dict[str, OutputLayout] = {}
+
+    def configure(self, settings: Settings) -> None:
+        """The server's settings: where the feature store and a Redis cache live."""
+        self.settings = settings
 
     @property
     def ready(self) -> bool:
         return self.routes is not None
+
+    async def _open_extras(self) -> None:
+        """Open the feature lookup and the cache the spec asks for (once)."""
+        spec = self.spec
+        if spec.feature_service is not None and self.features is None:
+            from shipyard.serving.lookup import open_lookup
+
+            settings = self._settings("feature_service")
+            self.features = await asyncio.to_thread(open_lookup, settings, spec.feature_service)
+        if spec.cache.enabled and self.cache is None:
+            online = self.settings.online_store if self.settings is not None else ""
+            backend = open_cache(spec.cache, online, self.metrics.cache_failed)
+            if backend is not None:
+                self.cache = CachedInference(backend, self.metrics.cached)
+
+    def _settings(self, needed_by: str) -> Settings:
+        if self.settings is None:
+            raise ConfigError(
+                f"Deployment '{self.spec.name}' has a {needed_by} but the runtime has no "
+                "settings; build it with create_app(settings, ...).",
+                field=needed_by,
+            )
+        return self.settings
 
     async def load(self, loader: Loader) -> None:
         """Load and install the routes; on failure stay not ready with the reason."""
@@ -97,10 +142,12 @@ class DeploymentRuntime:
 
     async def install(self, routes: Routes) -> None:
         """Warm new models, then swap the routes atomically."""
+        await self._open_extras()
         for model in routes.by_route().values():
             if model.key not in self._batchers:
                 sample = await asyncio.to_thread(model.run, model.example_columns())
                 self.output_meta[model.key] = v2_outputs(sample)
+                self._layouts[model.key] = OutputLayout.of(sample)
                 self._batchers[model.key] = MicroBatcher(
                     model.run,
                     self.spec.batching,
@@ -175,58 +222,86 @@ class DeploymentRuntime:
         version: str | None = None,
     ) -> Prediction:
         model, route = self.choose(routing_key, version)
-        valid = validate(columns, model.schema)
-        rows = len(next(iter(valid.values())))
-        outputs = await self._batchers[model.key].submit(valid, rows)
-        ids = new_ids(rows)
+        looked_up = None
+        if self.features is not None:
+            looked_up = await asyncio.to_thread(self.features.fetch, columns)
+        valid, outputs = await self._infer(model, columns, looked_up)
+        ids = new_ids(len(next(iter(valid.values()))))
         seconds = time.perf_counter() - started
         self.metrics.served(model.version, route, endpoint, seconds)
         if self.log is not None:
-            self.log.record(
-                LoggedRequest(
-                    self.spec.name,
-                    model.name,
-                    model.version,
-                    route,
-                    ids,
-                    valid,
-                    outputs,
-                    seconds * 1000,
-                )
-            )
+            self._record(model, route, ids, columns, valid, outputs, seconds, looked_up)
         shadow = self.routes.shadow if self.routes is not None else None
         if shadow is not None and version is None:
-            self.shadows.spawn(lambda: self._shadow(shadow, columns, ids))
+            self.shadows.spawn(lambda: self._shadow(shadow, columns, ids, looked_up))
         return Prediction(ids, outputs, model, route)
 
-    async def _shadow(self, model: ServedModel, columns: Columns, ids: list[str]) -> None:
-        started = time.perf_counter()
+    async def _infer(
+        self, model: ServedModel, columns: Columns, looked_up: LookedUp | None
+    ) -> tuple[Columns, Outputs]:
+        """Validate the model's input (with looked-up features), then cache or batcher."""
+        if looked_up is not None:
+            columns = looked_up.model_input(columns, model.schema)
         valid = validate(columns, model.schema)
-        outputs = await self._batchers[model.key].submit(valid, len(ids))
+        batcher = self._batchers[model.key]
+        if self.cache is None:
+            return valid, await batcher.submit(valid, len(next(iter(valid.values()))))
+        layout = self._layouts[model.key]
+        return valid, await self.cache.run(model, layout, valid, batcher.submit)
+
+    def _record(
+        self,
+        model: ServedModel,
+        route: str,
+        ids: list[str],
+        request: Columns,
+        valid: Columns,
+        outputs: Outputs,
+        seconds: float,
+        looked_up: LookedUp | None,
+    ) -> None:
+        assert self.log is not None
+        inputs, features = valid, None
+        if looked_up is not None:
+            inputs, features = looked_up.log_inputs(request, valid), looked_up.features
+        self.log.record(
+            LoggedRequest(
+                self.spec.name,
+                model.name,
+                model.version,
+                route,
+                ids,
+                inputs,
+                outputs,
+                seconds * 1000,
+                features=features,
+            )
+        )
+
+    async def _shadow(
+        self, model: ServedModel, columns: Columns, ids: list[str], looked_up: LookedUp | None
+    ) -> None:
+        started = time.perf_counter()
+        valid, outputs = await self._infer(model, columns, looked_up)
         seconds = time.perf_counter() - started
         if self.log is not None:
-            self.log.record(
-                LoggedRequest(
-                    self.spec.name,
-                    model.name,
-                    model.version,
-                    SHADOW,
-                    ids,
-                    valid,
-                    outputs,
-                    seconds * 1000,
-                )
-            )
+            self._record(model, SHADOW, ids, columns, valid, outputs, seconds, looked_up)
 
     def _shadow_failed(self, exc: BaseException) -> None:
         shadow = self.routes.shadow if self.routes is not None else None
         self.metrics.shadow_failed(shadow.version if shadow else "")
 
     async def close(self) -> None:
-        """Finish shadow calls and queued batches, then flush the prediction log."""
+        """Finish shadow calls and queued batches, flush the log, close lookup and cache."""
         await self.shadows.drain()
         for batcher in list(self._batchers.values()):
             await batcher.close()
         self._batchers.clear()
+        if self.cache is not None:
+            await self.cache.close()
+            self.cache = None
+        if self.features is not None:
+            await asyncio.to_thread(self.features.close)
+            self.features = None
         if self.log is not None:
             await asyncio.to_thread(self.log.close)

@@ -1,4 +1,5 @@
-"""What a deployment is: a name bound to a model, a canary share, a shadow, batching.
+"""What a deployment is: a name bound to a model, a canary share, a shadow, batching,
+an optional feature service (requests then carry entity keys) and an inference cache.
 
 A ``DeploymentSpec`` is a plain value: stored as a row of ``deployments`` by
 ``shipyard.serving.deployments`` and handed to ``create_app``. Every field
@@ -15,6 +16,7 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.serving.batching import BatchingConfig
+from shipyard.serving.cache import CacheConfig
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 DEFAULT_WARM_SECONDS = 7 * 24 * 3600
@@ -41,6 +43,8 @@ class DeploymentSpec:
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     log_predictions: bool = True
     warm_seconds: float = DEFAULT_WARM_SECONDS
+    feature_service: str | None = None
+    cache: CacheConfig = field(default_factory=CacheConfig)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -71,11 +75,26 @@ class DeploymentSpec:
             raise InvalidInput(
                 f"warm_seconds must be >= 0, got {self.warm_seconds!r}.", field="warm_seconds"
             )
+        service = self.feature_service
+        if service is not None and (not isinstance(service, str) or not service.strip()):
+            raise InvalidInput(
+                f"feature_service must be the name of an applied feature service, got "
+                f"{service!r}. See `shipyard features list`.",
+                field="feature_service",
+            )
 
     def with_changes(self, **changes: Any) -> DeploymentSpec:
+        """A copy with ``changes``: spec fields, batching fields, or ``cache*`` settings."""
         batching = {k: changes.pop(k) for k in list(changes) if k in _BATCHING_FIELDS}
         if batching:
             changes["batching"] = BatchingConfig(**{**self.batching.to_dict(), **batching})
+        cache = {
+            _CACHE_FIELDS[k]: changes.pop(k)
+            for k in list(changes)
+            if k in _CACHE_FIELDS and not isinstance(changes[k], CacheConfig)
+        }
+        if cache:
+            changes["cache"] = CacheConfig(**{**self.cache.to_dict(), **cache})
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,9 +106,18 @@ class DeploymentSpec:
             "batching": self.batching.to_dict(),
             "log_predictions": self.log_predictions,
             "warm_seconds": self.warm_seconds,
+            "feature_service": self.feature_service,
+            "cache": self.cache.to_dict(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
 
 
 _BATCHING_FIELDS = ("enabled", "max_batch_size", "max_wait_ms", "max_queue")
+# Keyword (Python API and CLI) -> CacheConfig field.
+_CACHE_FIELDS = {
+    "cache": "mode",
+    "cache_size": "max_entries",
+    "cache_ttl_seconds": "ttl_seconds",
+    "cache_url": "url",
+}

@@ -2,7 +2,9 @@
 
 A deployment is bound to a model name (edge ``("model", NAME) -serves->
 ("deployment", NAME)``); which version it serves is the registry's stage
-table at any moment, so nothing here changes on a promotion.
+table at any moment, so nothing here changes on a promotion. A deployment
+with a feature service has the edge ``("feature_service", NAME) -features->
+("deployment", NAME)``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from shipyard.store.types import JSONText, UTCDateTime, utcnow
 
 
 class Deployment(Base):
-    """A named serving endpoint: model, canary share, shadow reference, batching."""
+    """A named serving endpoint: model, canary share, shadow, batching, features, cache."""
 
     __tablename__ = "deployments"
 
@@ -29,5 +31,7 @@ class Deployment(Base):
     batching: Mapped[dict[str, Any]] = mapped_column(JSONText)
     log_predictions: Mapped[bool] = mapped_column(Boolean, default=True)
     warm_seconds: Mapped[float] = mapped_column(Float)
+    feature_service: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    cache: Mapped[dict[str, Any] | None] = mapped_column(JSONText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
