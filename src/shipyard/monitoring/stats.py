@@ -73,7 +73,9 @@ def ks_wasserstein(reference: FloatArray, current: FloatArray) -> tuple[float, f
     del cur_seen
     statistic = max(float(np.clip(-gaps.min(), 0, 1)), float(gaps.max()))
     np.abs(gaps, out=gaps)
-    wasserstein = float(gaps[:-1] @ np.diff(pooled))
+    # Multiply and sum as scipy does, not a BLAS dot: OpenBLAS's threads spin after
+    # each call and take the core the other column's thread is sorting on.
+    wasserstein = float(np.multiply(gaps[:-1], np.diff(pooled)).sum())
     return statistic, wasserstein
 
 
