@@ -110,3 +110,10 @@ def test_broken_config_file_exits_2_naming_the_line(
     result = runner.invoke(app, ["config", "show"])
     assert result.exit_code == 2
     assert "line 1" in result.output
+
+
+def test_error_messages_keep_their_brackets(home: Path) -> None:
+    # Rich would read "[bold]" as markup and drop it from the message.
+    result = cli(home, "runs", "show", "[bold]x")
+    assert result.exit_code == 2
+    assert "[bold]x" in result.output

@@ -71,6 +71,24 @@ def test_strict_raises_validation_failed_carrying_the_report() -> None:
     assert "age: range (2 rows)" in caught.value.message
 
 
+def test_a_frame_without_rows_can_be_validated(tmp_path: Path) -> None:
+    # Only a snapshot needs rows: an empty batch is still checked for its columns.
+    empty = pd.DataFrame(
+        {"id": pd.Series([], dtype="int64"), "age": pd.Series([], dtype="float64")}
+    )
+    report = datasets.validate(empty, SCHEMA)
+    assert report.rows == 0
+    assert {(f.column, f.check) for f in report.failures} == {
+        ("plan", "required"),
+        ("country", "required"),
+    }
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("id,age,plan,country\n")
+    assert datasets.validate(header_only, SCHEMA).ok
+    with pytest.raises(InvalidInput, match="no columns"):
+        datasets.validate(pd.DataFrame(), SCHEMA)
+
+
 def test_passing_frame_and_readable_table() -> None:
     good = pd.DataFrame(
         {"id": [1, 2], "age": [20.0, 30.0], "plan": ["pro", None], "country": ["x", "y"]}

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from shipyard import errors
@@ -40,7 +41,8 @@ class _Root(TyperGroup):
         try:
             return super().invoke(ctx)
         except errors.ShipyardError as error:
-            console_err.print(f"[bold red]Error:[/] {error.message}", highlight=False)
+            # Escaped: messages quote user text and TOML tables like [datasets.schemas].
+            console_err.print(f"[bold red]Error:[/] {escape(error.message)}", highlight=False)
             raise typer.Exit(exit_code_for(error)) from error
 
 

@@ -75,14 +75,18 @@ def materialize(source: Source) -> Source:
     )
 
 
-def open_source(data: Any) -> Source:
-    """A ``Source`` over a DataFrame, Arrow table/batch, or a Parquet/CSV file path."""
+def open_source(data: Any, *, allow_empty: bool = False) -> Source:
+    """A ``Source`` over a DataFrame, Arrow table/batch, or a Parquet/CSV file path.
+
+    Data without rows is refused unless ``allow_empty`` (validation accepts it).
+    """
     if isinstance(data, (str, Path)):
-        return _from_path(Path(data))
+        return _from_path(Path(data), allow_empty)
     if isinstance(data, (pa.Table, pa.RecordBatch)):
-        return _from_arrow(pa.table(data) if isinstance(data, pa.RecordBatch) else data, "arrow")
+        table = pa.table(data) if isinstance(data, pa.RecordBatch) else data
+        return _from_arrow(table, "arrow", allow_empty)
     if _is_dataframe(data):
-        return _from_arrow(dataframe_to_arrow(data), "dataframe")
+        return _from_arrow(dataframe_to_arrow(data, allow_empty), "dataframe", allow_empty)
     raise InvalidInput(
         f"Cannot make a dataset from a {type(data).__name__}. Pass a pandas DataFrame, a "
         "pyarrow Table, or the path of a Parquet or CSV file.",
@@ -91,8 +95,9 @@ def open_source(data: Any) -> Source:
 
 
 def read_table(data: Any) -> pa.Table:
-    """The whole input as one canonical Arrow table (for in-memory work like validation)."""
-    source = open_source(data)
+    """The whole input as one canonical Arrow table (for in-memory work like validation);
+    unlike a snapshot, it may have no rows."""
+    source = open_source(data, allow_empty=True)
     table = pa.Table.from_batches(list(source.batches), schema=source.schema)
     return table
 
@@ -109,9 +114,10 @@ def _check_rows(rows: int, label: str) -> None:
         )
 
 
-def _from_arrow(table: pa.Table, label: str) -> Source:
+def _from_arrow(table: pa.Table, label: str, allow_empty: bool = False) -> Source:
     schema = canonical_schema(table.schema)
-    _check_rows(table.num_rows, label)
+    if not allow_empty:
+        _check_rows(table.num_rows, label)
     batches = (
         normalize_batch(batch, schema) for batch in table.to_batches(max_chunksize=BATCH_ROWS)
     )
@@ -135,23 +141,43 @@ def normalize_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def dataframe_to_arrow(frame: Any) -> pa.Table:
+def dataframe_to_arrow(frame: Any, allow_empty: bool = False) -> pa.Table:
     """A pandas DataFrame as Arrow, column by column so that errors name the column."""
     names = [str(name) for name in frame.columns]
     check_names(names)
-    if len(frame.index) == 0:
+    if len(frame.index) == 0 and not allow_empty:
         _check_rows(0, "the DataFrame")
     arrays = []
     for position, name in enumerate(names):
         series = frame.iloc[:, position]
         try:
-            arrays.append(pa.array(series, from_pandas=True))
+            array = pa.array(series, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise _mixed_types_error(name, series, exc) from exc
+        if _coerced_mixed_types(series, array):
+            raise _mixed_types_error(name, series, None)
+        arrays.append(array)
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _mixed_types_error(name: str, series: Any, exc: Exception) -> InvalidInput:
+def _coerced_mixed_types(series: Any, array: pa.Array) -> bool:
+    """Whether Arrow silently coerced an object column of mixed types (``[1.5, True]`` to
+    doubles, ``[datetime, 5]`` to timestamps, ``[date, datetime]`` to dates).
+
+    Text is skipped: Arrow refuses a non-string there itself. ``infer_dtype`` runs in C;
+    ints mixed with floats (``mixed-integer-float``) are numbers and read as float64.
+    """
+    if series.dtype != object or pa.types.is_string(array.type):
+        return False
+    from pandas.api.types import infer_dtype  # a DataFrame was given: pandas is loaded
+
+    if infer_dtype(series, skipna=True) not in ("mixed", "mixed-integer", "date"):
+        return False
+    kinds = series.dropna().map(type)  # Python per row, only on these rare columns
+    return bool(len(kinds)) and bool((kinds != kinds.iloc[0]).any())
+
+
+def _mixed_types_error(name: str, series: Any, exc: Exception | None) -> InvalidInput:
     values = series.dropna()
     kinds = values.map(type)  # Python per row, but only on this error path
     if len(values) and (kinds != kinds.iloc[0]).any():
@@ -169,7 +195,7 @@ def _mixed_types_error(name: str, series: Any, exc: Exception) -> InvalidInput:
     )
 
 
-def _from_path(path: Path) -> Source:
+def _from_path(path: Path, allow_empty: bool = False) -> Source:
     if not path.exists():
         raise NotFound(
             f"No file at {path}. Check the path (it is relative to the working directory).",
@@ -180,7 +206,7 @@ def _from_path(path: Path) -> Source:
         raise InvalidInput(f"{path} is a folder; give one Parquet or CSV file.", field="path")
     name = path.name.lower()
     if name.endswith(PARQUET_SUFFIXES) or _has_parquet_magic(path):
-        return _from_parquet(path)
+        return _from_parquet(path, allow_empty)
     if name.endswith(CSV_SUFFIXES):
         return _from_csv(path)
     raise InvalidInput(
@@ -203,7 +229,7 @@ def _corrupt_parquet(path: Path, exc: Exception) -> InvalidInput:
     )
 
 
-def _from_parquet(path: Path) -> Source:
+def _from_parquet(path: Path, allow_empty: bool = False) -> Source:
     try:
         # No pre-buffering: it keeps the read-ahead of every row group in memory
         # (about the file's size at 10M rows); plain reads stream one row group at a time.
@@ -214,7 +240,8 @@ def _from_parquet(path: Path) -> Source:
         nbytes = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
     except (pa.ArrowException, OSError) as exc:
         raise _corrupt_parquet(path, exc) from exc
-    _check_rows(rows, str(path))
+    if not allow_empty:
+        _check_rows(rows, str(path))
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
