@@ -142,6 +142,8 @@ def test_bad_online_requests(online_ws: Workspace, tmp_path: Path) -> None:
         features.get_online([{"customer_id": 1}], ["spend:cnt"], workspace=online_ws)
     with pytest.raises(NotFound, match="No feature view 'nope'"):
         features.materialize("nope", workspace=online_ws)
+    with pytest.raises(NotFound, match="Did you mean 'spend'"):
+        features.materialize("spnd", workspace=online_ws)
     with pytest.raises(InvalidInput, match="start"):
         features.materialize("spend", "tomorrow", workspace=online_ws)
 
@@ -166,3 +168,26 @@ def test_composite_keys_offline_and_online(online_ws: Workspace, tmp_path: Path)
     offline = features.get_historical(entity, ["by_store:count"], workspace=online_ws)
     assert offline["count"].iloc[0] == latest.loc[4, "count"]
     assert offline["by_store__status"].tolist() == ["present", "not_found"]
+
+
+def test_a_null_created_time_loses_ties_offline_and_online(
+    online_ws: Workspace, tmp_path: Path
+) -> None:
+    """Training and serving pick the same row when a created time is missing (no skew)."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2],
+            "event_timestamp": [T0] * 4,
+            "created": [T0, pd.NaT, pd.NaT, T0],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+            "count": 0,
+        }
+    )
+    features.apply([spend_view(write(frame, tmp_path / "e.parquet"))], workspace=online_ws)
+    features.materialize("spend", None, T0 + timedelta(days=1), workspace=online_ws)
+    entity = pd.DataFrame({"customer_id": [1, 2], "event_timestamp": [T0, T0]})
+    offline = features.get_historical(entity, ["spend:amount"], workspace=online_ws)
+    online = features.get_online(entity[["customer_id"]], ["spend:amount"], workspace=online_ws)
+    assert offline["amount"].tolist() == [1.0, 4.0]
+    assert [r["amount"] for r in online.rows] == [1.0, 4.0]
+    assert features.check_skew("spend", 10, threshold=0.0, workspace=online_ws).passed

@@ -305,3 +305,31 @@ def test_sub_second_entity_times_against_whole_second_features(
     want = reference(entity, feats, pd.Timedelta(hours=10))
     assert (got["spend__status"].to_numpy() == want["spend__status"].to_numpy()).all()
     np.testing.assert_array_equal(got["amount"].to_numpy(float), want["amount"].to_numpy(float))
+
+
+def test_a_row_without_a_timestamp_still_gets_a_row(spend: tuple[Workspace, pd.DataFrame]) -> None:
+    """Null entity times join nothing: nulls and not_found, order and count kept."""
+    workspace, _ = spend
+    entity = entity_rows(30, 8)
+    want = reference(entity, spend[1], pd.Timedelta(hours=10))
+    entity["event_timestamp"] = entity["event_timestamp"].astype(object)
+    entity.loc[[0, 7], "event_timestamp"] = None
+    got = features.get_historical(entity, ["spend:amount"], workspace=workspace)
+    assert len(got) == len(entity)
+    assert got["spend__status"].iloc[[0, 7]].tolist() == ["not_found", "not_found"]
+    assert got["amount"].iloc[[0, 7]].isna().all()
+    rest = ~entity.index.isin([0, 7])
+    np.testing.assert_array_equal(
+        got["amount"].to_numpy(float)[rest], want["amount"].to_numpy(float)[rest]
+    )
+
+
+def test_source_types_are_checked_again_at_retrieval(
+    tmp_path: Path, sqlite_workspace: Workspace
+) -> None:
+    path = tmp_path / "f.parquet"
+    features.apply([spend_view(write(events(), path))], workspace=sqlite_workspace)
+    write(events().assign(count=lambda f: f["count"].astype(str)), path)  # rewritten, wrong type
+    with pytest.raises(InvalidInput, match="'count' is declared int64") as info:
+        features.get_historical(entity_rows(5, 1), ["spend:count"], workspace=sqlite_workspace)
+    assert info.value.field == "count"

@@ -92,3 +92,18 @@ def test_public_names() -> None:
     assert sy.OnDemandFeatureView is features.OnDemandFeatureView
     assert sy.FeatureService is features.FeatureService
     assert sy.features.get_historical is features.get_historical
+
+
+def test_apply_an_imported_module(workspace: Workspace, tmp_path: Path) -> None:
+    import importlib.util
+
+    source = write(events(), tmp_path / "data" / "e.parquet")
+    path = _write_definitions(tmp_path, source, 2)
+    spec = importlib.util.spec_from_file_location("_test_feature_module", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert features.apply(module, dry_run=True, workspace=workspace).added
+    plan = features.apply(module, workspace=workspace)
+    assert plan.versions["feature_view:spend"] == 1
+    assert set(features.registry(workspace).current().services) == {"churn_model"}

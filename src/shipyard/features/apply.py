@@ -13,6 +13,7 @@ import importlib.util
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from shipyard.errors import InvalidInput
@@ -52,15 +53,20 @@ def load_definitions(path: str | Path) -> list[Definition]:
     files = [root] if root.is_file() else _python_files(root)
     found: list[Definition] = []
     for file in files:
-        for value in vars(_import(file)).values():
-            if isinstance(value, _TYPES) and value not in found:
-                found.append(value)
+        _collect(_import(file), found)
     if not found:
         raise InvalidInput(
             f"{root} defines no Entity, FeatureView, OnDemandFeatureView or FeatureService "
             "at module level.",
             field="path",
         )
+    return found
+
+
+def _collect(module: ModuleType, found: list[Definition]) -> list[Definition]:
+    for value in vars(module).values():
+        if isinstance(value, _TYPES) and value not in found:
+            found.append(value)
     return found
 
 
@@ -108,15 +114,29 @@ def validate_sources(definitions: Iterable[Definition], workspace: Workspace) ->
 
 
 def apply(
-    definitions: Sequence[Definition] | str | Path | None = None,
+    definitions: Sequence[Definition] | ModuleType | str | Path | None = None,
     *,
     prune: bool | None = None,
     dry_run: bool = False,
     workspace: Workspace | None = None,
 ) -> Plan:
-    """Plan and (unless ``dry_run``) apply definitions; returns the plan."""
+    """Plan and (unless ``dry_run``) apply definitions; returns the plan.
+
+    ``definitions``: objects, an imported module, or a .py file or folder (default:
+    ``features.py`` or ``features/``). A module, file or folder is the whole truth:
+    definitions applied before and no longer in it are removed (unless ``prune=False``).
+    """
     workspace = workspace or current()
-    if definitions is None or isinstance(definitions, (str, Path)):
+    if isinstance(definitions, ModuleType):
+        items = _collect(definitions, [])
+        if not items:
+            raise InvalidInput(
+                f"Module {definitions.__name__} defines no Entity, FeatureView, "
+                "OnDemandFeatureView or FeatureService at module level.",
+                field="definitions",
+            )
+        prune = True if prune is None else prune
+    elif definitions is None or isinstance(definitions, (str, Path)):
         items = load_definitions(definitions if definitions is not None else default_path())
         prune = True if prune is None else prune
     else:

@@ -38,6 +38,9 @@ PRESENT, NOT_FOUND, OUTSIDE_LOOKBACK = "present", "not_found", "outside_lookback
 _TIMESTAMP_TYPES = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "TIMESTAMP_NS"}
 _CASTABLE_TIMESTAMPS = {"DATE", "TIMESTAMP_S", "TIMESTAMP_MS"}
 _TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)$"
+# The ns value of a null time: below every real one (an entity row without a time
+# joins nothing; a feature row without a created time loses every tie).
+NO_TIME = np.iinfo(np.int64).min
 
 
 class DuckDB:
@@ -108,14 +111,10 @@ def _is_aware(value: Any) -> bool:
 
 
 def utc_nanos(series: pd.Series, field: str) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """UTC nanoseconds since the epoch; a null timestamp is an error naming the column."""
+    """UTC nanoseconds since the epoch; a null timestamp is ``NO_TIME`` (it matches nothing)."""
     stamps = utc_timestamps(series, field)
-    nulls = int(stamps.isna().sum())
-    if nulls:
-        raise InvalidInput(
-            f"Column '{field}' has {nulls} null timestamp(s); every row needs one.", field=field
-        )
-    nanos: np.ndarray[Any, np.dtype[np.int64]] = stamps.dt.as_unit("ns").astype("int64").to_numpy()
+    as_ns = stamps.dt.as_unit("ns").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    nanos: np.ndarray[Any, np.dtype[np.int64]] = as_ns.view(np.int64)  # NaT is NO_TIME
     return nanos
 
 
@@ -243,7 +242,8 @@ def feature_relation(
     values = ", ".join(quote(f) for f in features)
     ts = _epoch(view.timestamp, columns[view.timestamp])
     created = (
-        _epoch(view.created_timestamp, columns[view.created_timestamp])
+        f"coalesce({_epoch(view.created_timestamp, columns[view.created_timestamp])}, "
+        f"CAST({NO_TIME + 1} AS BIGINT) - 1)"
         if view.created_timestamp
         else "0"
     )

@@ -11,6 +11,7 @@ apply at once.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import getpass
 import threading
 from collections.abc import Iterable, Mapping
@@ -70,9 +71,11 @@ class Definitions:
 
     def view(self, name: str) -> FeatureView:
         if name not in self.views:
+            close = difflib.get_close_matches(name, list(self.views), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise NotFound(
-                f"No feature view '{name}'. Applied views: {sorted(self.views) or 'none'}; "
-                "see `shipyard features list`.",
+                f"No feature view '{name}'.{hint} Applied views: "
+                f"{sorted(self.views) or 'none'}; see `shipyard features list`.",
                 kind="feature_view",
                 name=name,
             )
