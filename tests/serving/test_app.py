@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from shipyard.errors import IntegrityError
+from shipyard.serving.batching import BatchingConfig
 from shipyard.serving.predlog import query
 from shipyard.serving.spec import DeploymentSpec
 from shipyard.workspace import Workspace
@@ -105,8 +109,10 @@ def test_bad_inputs_get_the_right_4xx(server: ServerThread, trained: Trained) ->
     assert {p["column"] for p in problems} == {"mean radius", "x"}
     huge = _post(server, b"[" + b"1," * (6 * 1024 * 1024) + b"1]")
     assert huge.status_code == 413 and "max_body_bytes" in huge.json()["error"]
-    assert httpx.get(f"{server.url}/v2/models/nope").status_code == 404
-    assert httpx.get(f"{server.url}/v2/models/cancer/versions/9").status_code == 404
+    for path, word in (("/v2/models/nope", "'nope'"), ("/v2/models/cancer/versions/9", "'9'")):
+        missing = httpx.get(f"{server.url}{path}")
+        assert missing.status_code == 404 and word in missing.json()["error"], missing.text
+        assert "Traceback" not in missing.text
     assert httpx.get(f"{server.url}/nowhere").json()["error"]
     v2_bad = _post(server, b'{"inputs": 3}', "/v2/models/cancer/infer")
     assert v2_bad.status_code == 400 and set(v2_bad.json()) == {"error"}
@@ -224,3 +230,91 @@ def test_model_failure_is_a_500_without_a_trace(
     assert reply.status_code == 500
     assert "RuntimeError" in reply.json()["error"]
     assert "secret" not in reply.text and "Traceback" not in reply.text
+
+
+class Stalled:
+    """A real model whose calls block on ``gate`` once ``stall`` is set (a busy model)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.stall = False
+        self.broken = False
+        self.gate = threading.Event()
+        self.rows = 0  # rows answered
+
+    def predict(self, frame: Any) -> Any:
+        if self.stall:
+            self.gate.wait(60)
+        if self.broken:
+            raise RuntimeError("shadow broke")
+        self.rows += len(frame)
+        return self.model.predict(frame)
+
+
+def _post_all(url: str, body: dict[str, Any], count: int) -> list[httpx.Response]:
+    """``count`` concurrent posts; each must be answered within 10 s (the gate holds 60 s)."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: httpx.post(url, json=body, timeout=10), range(count)))
+
+
+def test_overload_is_a_counted_503_with_retry_after(
+    start_server: StartServer, trained: Trained
+) -> None:
+    from shipyard.serving.model import ServedModel
+
+    stalled = Stalled(trained.model)
+    spec = DeploymentSpec("busy", "cancer", batching=BatchingConfig(max_batch_size=1, max_queue=2))
+    server = start_server(spec, routes_of(ServedModel.wrap("cancer", "1", stalled, trained.schema)))
+    stalled.stall = True
+    body = {"records": _records(trained, slice(0, 1))}
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_post_all, f"{server.url}/predict", body, 8)
+        time.sleep(1.0)  # one request in the model, two queued, the rest refused at once
+        stalled.gate.set()
+        replies = pending.result()
+    refused = [r for r in replies if r.status_code == 503]
+    assert {r.status_code for r in replies} == {200, 503}, [r.text for r in replies]
+    assert len(replies) - len(refused) >= 3  # what fit in the queue was served
+    for reply in refused:
+        assert int(reply.headers["retry-after"]) >= 1
+        assert "max_queue=2" in reply.json()["error"] and "Traceback" not in reply.text
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert f'shipyard_overloaded_total{{deployment="busy"}} {float(len(refused))}' in metrics
+
+
+def test_shadow_never_delays_or_changes_the_answer(
+    start_server: StartServer, trained: Trained, trained_alt: Trained, tmp_path: Path
+) -> None:
+    from shipyard.serving.model import ServedModel
+
+    shadow = Stalled(trained_alt.model)
+    spec = DeploymentSpec("mirrored", "cancer", shadow="cancer@staging")
+    served = ServedModel.wrap("cancer", "9", shadow, trained.schema)
+    server = start_server(spec, routes_of(trained.served("3"), shadow=served))
+    frame = trained.frame.iloc[:3]
+    body = {"records": _records(trained, slice(0, 3))}
+    expected = trained.model.predict_proba(frame)
+    shadow.stall = True  # every shadow call now hangs until the gate opens
+    stalled = _post_all(f"{server.url}/predict", body, 4)  # answered while the shadow hangs
+    shadow.gate.set()
+    deadline = time.monotonic() + 10
+    while shadow.rows < 1 + 4 * 3:  # the warm-up row, then the hung shadow calls finish
+        assert time.monotonic() < deadline, shadow.rows
+        time.sleep(0.02)
+    shadow.stall, shadow.broken = False, True
+    broken = _post_all(f"{server.url}/predict", body, 4)
+    for reply in stalled + broken:
+        assert reply.status_code == 200, reply.text
+        assert (reply.json()["route"], reply.json()["model_version"]) == ("production", "3")
+        np.testing.assert_allclose(reply.json()["probabilities"], expected)
+    deadline = time.monotonic() + 10
+    while 'shipyard_shadow_errors_total{deployment="mirrored",version="9"} 4.0' not in (
+        text := httpx.get(f"{server.url}/metrics").text
+    ):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+    server.stop()
+    with Workspace(settings_for(tmp_path)) as workspace:
+        logged = query("mirrored", workspace=workspace)
+    shadow_ids = set(logged[logged["route"] == "shadow"]["prediction_id"])
+    assert shadow_ids == {i for r in stalled for i in r.json()["prediction_ids"]}

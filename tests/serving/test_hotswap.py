@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shipyard.errors import NotFound
 from shipyard.registry import promote, register_model, rollback
 from shipyard.serving.deployments import create_deployment
 from shipyard.serving.server import build_app
@@ -81,7 +83,7 @@ def test_promote_and_rollback_under_load_fail_no_request(
     registry: Workspace, trained: Trained
 ) -> None:
     create_deployment("cancer-api", "cancer", workspace=registry)
-    app = build_app("cancer-api", workspace=registry, poll_seconds=0.2)
+    app = build_app("cancer-api", workspace=registry)  # the default poll: within 2 s
     server = ServerThread(app).start()
     body = {"records": trained.frame.iloc[:2].to_dict("records")}
     try:
@@ -137,3 +139,63 @@ def test_tampered_artifact_is_never_served(registry: Workspace, trained: Trained
         assert httpx.post(f"{server.url}/predict", json=body).status_code == 503
     finally:
         server.stop()
+
+
+def test_replaced_versions_stay_warm_for_warm_seconds(trained: Trained) -> None:
+    from shipyard.serving.metrics import ServingMetrics
+    from shipyard.serving.runtime import DeploymentRuntime, Routes
+    from shipyard.serving.spec import DEFAULT_WARM_SECONDS, DeploymentSpec
+
+    assert DEFAULT_WARM_SECONDS == 7 * 24 * 3600
+    one, two, three = (trained.served(v) for v in ("1", "2", "3"))
+    columns = {name: trained.frame[name].to_numpy()[:1] for name in trained.frame.columns}
+
+    async def scenario(warm_seconds: float) -> tuple[set[str], str, bool]:
+        spec = DeploymentSpec("warm", "cancer", warm_seconds=warm_seconds)
+        runtime = DeploymentRuntime(spec, ServingMetrics("warm"), None)
+        await runtime.install(Routes(one))
+        await runtime.install(Routes(two))  # a promotion: 1 is replaced
+        await runtime.install(Routes(three))  # and 2
+        loaded = set(runtime.models())
+        try:
+            pinned = await runtime.predict(columns, started=0.0, endpoint="infer", version="1")
+            route = pinned.route
+        except NotFound:
+            route = "gone"
+        reused = "cancer/1" in runtime._batchers  # no reload, no warm-up on rollback
+        await runtime.close()
+        return loaded, route, reused
+
+    assert asyncio.run(scenario(DEFAULT_WARM_SECONDS)) == ({"1", "2", "3"}, "pinned", True)
+    loaded, route, reused = asyncio.run(scenario(0))
+    assert ("1" not in loaded, route, reused) == (True, "gone", False)
+
+
+def test_versions_past_their_warm_time_are_released(registry: Workspace, trained: Trained) -> None:
+    import gc
+
+    from shipyard.serving.hotswap import RegistrySource
+    from shipyard.serving.metrics import ServingMetrics
+    from shipyard.serving.runtime import DeploymentRuntime
+    from shipyard.serving.spec import DeploymentSpec
+
+    register_model(
+        trained.model, "cancer", input_example=trained.frame.iloc[:5], workspace=registry
+    )
+    spec = DeploymentSpec("released", "cancer", warm_seconds=0)
+    source = RegistrySource(registry, spec)
+    runtime = DeploymentRuntime(spec, ServingMetrics("released"), None)
+
+    async def scenario() -> None:
+        await runtime.install(source.load())  # cancer/1
+        for ref in ("cancer/2", "cancer/3"):
+            _to_production(registry, ref)
+            await runtime.install(source.load())
+        await asyncio.sleep(0.1)  # the retired batcher closes
+        gc.collect()
+        assert set(runtime.models()) == {"2", "3"}  # 2 is warm, 1 is past warm_seconds
+        assert "cancer/1" not in source._cache  # so its memory is freed
+        assert source._load("cancer/2") is runtime.models()["2"]  # a warm one is reused
+        await runtime.close()
+
+    asyncio.run(scenario())

@@ -5,8 +5,10 @@ table — production (or the stage/alias an ad-hoc ``MODEL@STAGE`` target
 names), canary when the deployment has a canary share, and the shadow
 reference — and loads each version once through ``shipyard.registry``
 (SHA-256 verified: a mismatch raises ``IntegrityError`` and nothing is
-served). Loaded versions are cached, so a rollback to a version seen
-before costs no load.
+served). Loaded versions are cached while the server holds them (serving,
+or warm for ``warm_seconds``), so a rollback to such a version costs no
+load; once the runtime lets a version go, the cache forgets it too and its
+memory is freed.
 
 ``fingerprint()`` is the cheap question the server asks every
 ``poll_seconds`` (default 1 s, so a promotion reaches every worker within
@@ -18,6 +20,7 @@ installs the new routes atomically (``DeploymentRuntime.install``).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Hashable
 
 from shipyard.errors import NotFound
@@ -41,7 +44,8 @@ class RegistrySource:
         self.production_ref = (
             production if "@" in production or "/" in production else (f"{spec.model}@{production}")
         )
-        self._cache: dict[str, ServedModel] = {}
+        # Weak: a version lives as long as the runtime routes to it or keeps it warm.
+        self._cache: weakref.WeakValueDictionary[str, ServedModel] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     def _refs(self) -> dict[str, str | None]:
