@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "metric_history": "shipyard.tracking",
     "models": "shipyard.registry.models",
     "monitor": "shipyard.monitor",
+    "notebook_step": "shipyard.pipelines",
     "pipeline": "shipyard.pipelines",
     "pipelines": "shipyard.pipelines",
     "promote": "shipyard.registry",
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from shipyard import datasets, errors, features, monitor, pipelines, serving
     from shipyard.config import Settings, load_settings
     from shipyard.features import Entity, FeatureService, FeatureView, OnDemandFeatureView
-    from shipyard.pipelines import Skipped, pipeline, step
+    from shipyard.pipelines import Skipped, notebook_step, pipeline, step
     from shipyard.registry import (
         LoadedModel,
         ModelVersionInfo,

@@ -15,6 +15,7 @@ attributes so that callers never parse messages::
      ├── PermissionDenied      (.required_role)                    HTTP 403, exit 2
      ├── Unauthenticated                                           HTTP 401, exit 2
      ├── BackendUnavailable    (.url)                              HTTP 503, exit 1
+     ├── NotebookFailed        (.run_id, .failed_cell)             HTTP 500, exit 1
      └── IntegrityError        (.expected, .found)                 HTTP 500, exit 1
 
 The HTTP status and CLI exit code of each class live in one table at each
@@ -125,6 +126,15 @@ class BackendUnavailable(ShipyardError):
         self.url = url
 
 
+class NotebookFailed(ShipyardError):
+    """A notebook run as a pipeline step failed; its run and stored notebook say where."""
+
+    def __init__(self, message: str, *, run_id: str = "", failed_cell: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.failed_cell = failed_cell
+
+
 class IntegrityError(ShipyardError):
     """Stored bytes do not match their recorded hash; nothing is loaded."""
 
@@ -143,6 +153,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "NotFound",
+    "NotebookFailed",
     "PermissionDenied",
     "ShipyardError",
     "Unauthenticated",

@@ -228,6 +228,7 @@ def _run(data: dict[str, Any]) -> RunRecord:
         entry_point=data.get("entry_point"),
         environment_id=data.get("environment_id"),
         error=data.get("error"),
+        parent_run_id=data.get("parent_run_id"),
         params=dict(data.get("params") or {}),
         metrics={k: _number(v) for k, v in (data.get("metrics") or {}).items()},
         tags=dict(data.get("tags") or {}),

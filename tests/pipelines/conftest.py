@@ -36,6 +36,25 @@ def chain(n: int = 4):
     return {"total": total(doubled), "count": count(xs)}
 """
 
+CYCLIC = """
+import shipyard as sy
+
+@sy.step
+def first(items: list) -> int:
+    return len(items)
+
+@sy.step
+def second(x: int) -> int:
+    return x
+
+@sy.pipeline
+def flow():
+    items = []
+    a = first(items)
+    items.append(second(a))  # a handle in a list an earlier step received: a loop
+    return a
+"""
+
 Writer = Callable[[str, str], Path]
 
 

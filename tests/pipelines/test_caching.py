@@ -172,3 +172,44 @@ def test_a_step_with_cache_off_always_runs(
     flow.run(workspace=sqlite_workspace)
     second = flow.run(workspace=sqlite_workspace)
     assert statuses(second) == {"fresh": "succeeded", "plus": "cached"}
+
+
+def test_a_dataset_snapshot_argument_is_keyed_by_its_content(
+    sqlite_workspace: Workspace, write_module: Writer
+) -> None:
+    import warnings
+
+    import pandas as pd
+
+    from shipyard.data import snapshots
+
+    path = write_module(
+        "flow5",
+        """
+        import shipyard as sy
+
+        @sy.step
+        def rows(data) -> int:
+            return data.row_count
+
+        @sy.pipeline
+        def flow(data=None):
+            return rows(data)
+        """,
+    )
+    flow = load(path, "flow")
+    first_snap = snapshots.add(pd.DataFrame({"a": [1, 2, 3]}), "d", workspace=sqlite_workspace)
+    same_content = snapshots.add(pd.DataFrame({"a": [1, 2, 3]}), "e", workspace=sqlite_workspace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheDisabledWarning)
+        first = flow.run({"data": first_snap}, workspace=sqlite_workspace)
+        again = flow.run({"data": same_content}, workspace=sqlite_workspace)
+    assert first.steps["rows"].status == "succeeded" and first.steps["rows"].cache_key
+    assert again.steps["rows"].status == "cached"
+    step_id = first.steps["rows"].id
+    assert ("snapshot", "d/v1") in {
+        e.src for e in upstream(sqlite_workspace.store, ("step_run", step_id))
+    }
+    changed = snapshots.add(pd.DataFrame({"a": [1, 2]}), "d", workspace=sqlite_workspace)
+    third = flow.run({"data": changed}, workspace=sqlite_workspace)
+    assert third.steps["rows"].status == "succeeded" and third.output == 2

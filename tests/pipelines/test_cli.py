@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from shipyard.cli import app
 
-from .conftest import CHAIN, Writer
+from .conftest import CHAIN, CYCLIC, Writer
 
 runner = CliRunner()
 
@@ -38,12 +38,21 @@ def test_run_show_and_resume_from_the_cli(tmp_path: Path, write_module: Writer) 
 def test_cli_bad_inputs_exit_2_with_the_reason(tmp_path: Path, write_module: Writer) -> None:
     home = tmp_path / "home"
     path = write_module("flow", CHAIN)
+    cyclic = write_module("cyclic", CYCLIC)
     cases = {
         ("pipeline", "run", f"{path}:nope"): "found there: chain",
         ("pipeline", "run", f"{path}:chain", "-p", "lr=1"): "no parameter 'lr'",
         ("pipeline", "run", f"{path}:chain", "-p", "n"): "NAME=VALUE",
         ("pipeline", "run", f"{path}:chain", "--executor", "spark"): "Unknown executor",
         ("pipeline", "run", "missing.py:chain"): "No pipeline file",
+        (
+            "pipeline",
+            "run",
+            f"{path}:chain",
+            "-p",
+            "n=four",
+        ): "'n' of pipeline 'chain' must be an int",
+        ("pipeline", "run", f"{cyclic}:flow"): "cyclic dependency: first -> second -> first",
         ("pipeline", "show", "abcdef12"): "No run",
     }
     for args, message in cases.items():

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,11 +15,12 @@ from shipyard.pipelines import get_pipeline_run, mark_crashed, resume
 from shipyard.tracking import get_run
 from shipyard.workspace import Workspace
 
-from .conftest import CHAIN, Writer, load
+from .conftest import CHAIN, CYCLIC, Writer, load
 
 FLAKY = """
 import pathlib
 import time
+from typing import Any
 import shipyard as sy
 
 COUNTER = pathlib.Path(__file__).with_name("attempts.txt")
@@ -188,31 +190,99 @@ def test_bad_inputs_are_named_and_store_nothing(
     chain = load(path, "chain")
     with pytest.raises(InvalidInput, match="no parameter 'lr'"):
         chain.run({"lr": 0.1}, workspace=sqlite_workspace)
-    with pytest.raises(InvalidInput, match="'n' of pipeline 'chain' must be a int"):
+    with pytest.raises(InvalidInput, match="'n' of pipeline 'chain' must be an int"):
         chain.run({"n": "four"}, workspace=sqlite_workspace)
-    cyclic = write_module(
-        "cyclic",
-        """
-        import shipyard as sy
-
-        @sy.step
-        def first(items: list) -> int:
-            return len(items)
-
-        @sy.step
-        def second(x: int) -> int:
-            return x
-
-        @sy.pipeline
-        def flow():
-            items = []
-            a = first(items)
-            items.append(second(a))
-            return a
-        """,
-    )
+    cyclic = write_module("cyclic", CYCLIC)
     with pytest.raises(InvalidInput, match="cyclic dependency: first -> second -> first"):
         load(cyclic, "flow").run(workspace=sqlite_workspace)
     from shipyard.tracking import search_runs
 
     assert search_runs(workspace=sqlite_workspace) == []
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def send(self, notification: object) -> None:
+        self.sent.append(notification)
+
+
+class _Broken:
+    def send(self, notification: object) -> None:
+        raise OSError("hook down")
+
+
+def test_failure_and_gate_skip_notify_with_reason_and_command(
+    workspace: Workspace, write_module: Writer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shipyard.notify import LogSink
+
+    path = write_module(
+        "notified",
+        """
+        import shipyard as sy
+
+        @sy.step
+        def gate() -> int:
+            return sy.Skipped("below production")
+
+        @sy.step
+        def after(x: int) -> int:
+            return x
+
+        @sy.step
+        def broken() -> int:
+            raise ValueError("no rows")
+
+        @sy.pipeline
+        def skips():
+            return after(gate())
+
+        @sy.pipeline
+        def fails():
+            return broken()
+        """,
+    )
+    sink = _Collect()
+    skipped = load(path, "skips").run(notify=[_Broken(), sink], workspace=workspace)
+    assert skipped.ok  # a broken sink never fails the pipeline
+    (note,) = sink.sent  # the gate, not the dependent it skipped
+    assert note.kind == "step_skipped" and "below production" in note.reason  # type: ignore[attr-defined]
+    assert note.command == f"shipyard pipeline show {skipped.run_id}"  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING", logger="shipyard.notify"):
+        failed = load(path, "fails").run(notify=[sink, LogSink()], workspace=workspace)
+    assert failed.status == "FAILED"
+    assert sink.sent[-1].kind == "pipeline_failed"  # type: ignore[attr-defined]
+    assert "no rows" in sink.sent[-1].reason  # type: ignore[attr-defined]
+    assert f"[pipeline_failed] pipeline fails run {failed.run_id}" in caplog.text
+
+
+def test_without_pipeline_sinks_notifications_go_to_the_alert_sinks(
+    tmp_path: Path, write_module: Writer, workspace_factory: Any
+) -> None:
+    import json
+
+    out = tmp_path / "notes.jsonl"
+    (tmp_path / "shipyard.toml").write_text(
+        f"[monitoring]\nsinks = [\"command:sh -c 'cat >> {out}; echo >> {out}'\"]\n"
+    )
+    path = write_module(
+        "fails",
+        """
+        import shipyard as sy
+
+        @sy.step
+        def broken() -> int:
+            raise ValueError("no rows")
+
+        @sy.pipeline
+        def fails():
+            return broken()
+        """,
+    )
+    failed = load(path, "fails").run(workspace=workspace_factory())
+    assert failed.status == "FAILED"
+    (note,) = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert note["kind"] == "pipeline_failed" and note["run_id"] == failed.run_id
+    assert "no rows" in note["reason"]

@@ -23,6 +23,7 @@ EXIT_CODES: tuple[tuple[type[errors.ShipyardError], int], ...] = (
     (errors.GateFailed, 1),
     (errors.BackendUnavailable, 1),
     (errors.IntegrityError, 1),
+    (errors.NotebookFailed, 1),
     (errors.ShipyardError, 2),
 )
 

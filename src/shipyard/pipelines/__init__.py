@@ -13,12 +13,16 @@ def train(lr: float = 0.1):
     return fit(load(), lr)
 
 train(lr=0.2)   # one tracking run; unchanged steps are reused from the cache
+
+sy.notebook_step("train.ipynb", register="churn") is a step too (its run nests
+under the pipeline's).
 """
 
 from shipyard.pipelines import retrain
 from shipyard.pipelines.cache import CacheDisabledWarning
 from shipyard.pipelines.heartbeat import mark_crashed
 from shipyard.pipelines.loader import load_pipeline
+from shipyard.pipelines.notebook_step import NotebookStep, notebook_step
 from shipyard.pipelines.pipeline import Pipeline, pipeline
 from shipyard.pipelines.records import (
     PipelineRunInfo,
@@ -31,6 +35,7 @@ from shipyard.pipelines.step import Skipped, Step, step
 
 __all__ = [
     "CacheDisabledWarning",
+    "NotebookStep",
     "Pipeline",
     "PipelineResult",
     "PipelineRunInfo",
@@ -40,6 +45,7 @@ __all__ = [
     "get_pipeline_run",
     "load_pipeline",
     "mark_crashed",
+    "notebook_step",
     "pipeline",
     "resume",
     "retrain",

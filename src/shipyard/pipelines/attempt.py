@@ -15,14 +15,39 @@ import multiprocessing
 import time
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.pipelines import serialize
 from shipyard.pipelines.step import Skipped
 
+if TYPE_CHECKING:
+    from shipyard.config import Settings
+
 SUCCEEDED, FAILED, TIMED_OUT, SKIPPED = "succeeded", "failed", "timed_out", "skipped"
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """The pipeline run a step belongs to and the settings of its store.
+
+    It travels with the task to wherever the step runs, so that a step that
+    records runs of its own (a notebook step) nests them under the pipeline's
+    run in the same store, even in a pool process or on a Dask worker.
+    """
+
+    run_id: str
+    settings: Settings
+
+
+_CONTEXT: ContextVar[StepContext | None] = ContextVar("shipyard_step_context", default=None)
+
+
+def step_context() -> StepContext | None:
+    """The context of the step running now in this thread; None outside a pipeline."""
+    return _CONTEXT.get()
 
 
 @dataclass
@@ -36,6 +61,7 @@ class StepTask:
     backoff: float = 0.0
     timeout: float | None = None
     keep_value: bool = False
+    context: StepContext | None = None
 
 
 @dataclass
@@ -112,10 +138,13 @@ def _finished(task: StepTask, status: str, payload: Any, attempts: list[Attempt]
 
 
 def _attempt_here(task: StepTask) -> tuple[str, Any]:
+    token = _CONTEXT.set(task.context)
     try:
         value = task.fn(**task.arguments)
     except Exception:
         return FAILED, traceback.format_exc()
+    finally:
+        _CONTEXT.reset(token)
     if isinstance(value, Skipped):
         return SKIPPED, value.reason
     return SUCCEEDED, value
@@ -182,7 +211,9 @@ __all__ = [
     "TIMED_OUT",
     "Attempt",
     "Outcome",
+    "StepContext",
     "StepTask",
     "execute",
     "execute_payload",
+    "step_context",
 ]

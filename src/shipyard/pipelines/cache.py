@@ -182,6 +182,8 @@ def _feed(digest: Any, value: Any, depth: int) -> None:
         digest.update("".join(sorted(value_digest(v) for v in value)).encode())
     elif isinstance(value, PurePath):
         digest.update(_path_digest(Path(value)).encode())
+    elif _is_snapshot(value):  # a dataclass too, but keyed by content, not id or workspace
+        digest.update(str(value.content_hash).encode())
     elif is_dataclass(value) and not isinstance(value, type):
         _feed_items(digest, ((f.name, getattr(value, f.name)) for f in fields(value)), depth)
     else:
@@ -218,12 +220,15 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _is_snapshot(value: Any) -> bool:
+    kind = type(value)
+    return kind.__module__.split(".")[0] == "shipyard" and kind.__name__ == "Snapshot"
+
+
 def _library_digest(value: Any) -> str:
-    """NumPy arrays, pandas objects and dataset snapshots by content; else ``Unhashable``."""
+    """NumPy arrays and pandas objects by content; else ``Unhashable``."""
     module = type(value).__module__.split(".")[0]
     name = type(value).__name__
-    if module == "shipyard" and name == "Snapshot":
-        return str(value.content_hash)
     if module == "numpy":
         return _numpy_digest(value)
     if module == "pandas" and name in {"DataFrame", "Series", "Index"}:

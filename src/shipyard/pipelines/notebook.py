@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.pipelines.pipeline import article
 from shipyard.workspace import Workspace, current
 
 if TYPE_CHECKING:
@@ -79,9 +80,10 @@ def run_notebook(
     model_variable: str = "model",
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     experiment: str | None = None,
+    parent_run_id: str | None = None,
     workspace: Workspace | None = None,
 ) -> NotebookResult:
-    """Execute the notebook as one run; see the module docstring."""
+    """Execute the notebook as one run (nested under ``parent_run_id`` when given)."""
     from shipyard.tracking.runs import FAILED, FINISHED, start_run
 
     workspace = workspace or current()
@@ -91,7 +93,10 @@ def run_notebook(
     if register is not None and not register.strip():
         raise InvalidInput("--register needs a model name.", field="register")
     run = start_run(
-        experiment or source.stem, tags={"shipyard.notebook": source.name}, workspace=workspace
+        experiment or source.stem,
+        tags={"shipyard.notebook": source.name},
+        parent_run_id=parent_run_id,
+        workspace=workspace,
     )
     run.log_params(values)
     with tempfile.TemporaryDirectory(prefix="shipyard-nb-") as folder:
@@ -158,6 +163,11 @@ def _defaults(source: str, path: Path) -> dict[str, Any]:
     return defaults
 
 
+def check_parameters(path: str | Path, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` typed by the notebook's parameters cell; ``InvalidInput`` if one does not fit."""
+    return _check_params(_read(Path(path)), Path(path), dict(params))
+
+
 def _check_params(notebook: Any, path: Path, params: dict[str, Any]) -> dict[str, Any]:
     index = _parameters_index(notebook)
     if index is None:
@@ -196,8 +206,8 @@ def _typed(path: Path, name: str, value: Any, default: Any) -> Any:
         return float(candidate)
     if type(candidate) is not expected:
         raise InvalidInput(
-            f"Parameter '{name}' of {path.name} must be a {expected.__name__} (its default is "
-            f"{default!r}), got {value!r}.",
+            f"Parameter '{name}' of {path.name} must be {article(expected.__name__)} "
+            f"(its default is {default!r}), got {value!r}.",
             field=name,
         )
     return candidate
@@ -295,4 +305,4 @@ def _running_cell(notebook: Any) -> int | None:
     return started[-1] if started else None
 
 
-__all__ = ["NotebookResult", "attach", "read_parameters", "run_notebook"]
+__all__ = ["NotebookResult", "attach", "check_parameters", "read_parameters", "run_notebook"]

@@ -147,10 +147,15 @@ def _coerce(
         return _to_type(value, target)
     except (TypeError, ValueError):
         raise InvalidInput(
-            f"Parameter '{name}' of pipeline '{pipeline_name}' must be a {target.__name__}, "
+            f"Parameter '{name}' of pipeline '{pipeline_name}' must be {article(target.__name__)}, "
             f"got {value!r}.",
             field=name,
         ) from None
+
+
+def article(word: str) -> str:
+    """``"an int"``, ``"a float"``: a type name with its article, for messages."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _to_type(value: Any, target: type) -> Any:

@@ -193,10 +193,11 @@ def _notify_created(
 
 
 def emit(workspace: Workspace, notification: Any, notify: Sequence[Sink] | None) -> None:
-    """Send to ``notify`` or, when None, to the sinks of the [pipelines] table."""
-    from shipyard.notify import configured_sinks, send
+    """Send to ``notify`` or, when None, to the configured sinks (``sinks.pipeline_sinks``)."""
+    from shipyard.notify import send
+    from shipyard.pipelines.sinks import pipeline_sinks
 
-    send(list(notify) if notify is not None else configured_sinks(workspace), notification)
+    send(list(notify) if notify is not None else pipeline_sinks(workspace), notification)
 
 
 # -- deciding ---------------------------------------------------------------------------

@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shipyard.pipelines import serialize
-from shipyard.pipelines.attempt import FAILED, SKIPPED, SUCCEEDED, Outcome, StepTask
+from shipyard.pipelines.attempt import (
+    FAILED,
+    SKIPPED,
+    SUCCEEDED,
+    Outcome,
+    StepContext,
+    StepTask,
+)
 from shipyard.pipelines.cache import (
     CacheDisabledWarning,
     Unhashable,
@@ -306,7 +313,7 @@ class _Execution:
                         stacklevel=2,
                     )
                 return None
-        return step_key(self.hasher.fingerprint(node.step.fn), params, {}, self.environment_id)
+        return step_key(node.step.code_fingerprint(self.hasher), params, {}, self.environment_id)
 
     def _ref(self, node: Node) -> _ArtifactRef:
         sha = self.states[id(node)].sha256
@@ -333,6 +340,7 @@ class _Execution:
             retries=opts.retries,
             backoff=opts.backoff,
             timeout=opts.timeout,
+            context=StepContext(self.run_id, self.workspace.settings),
         )
 
     # -- values ------------------------------------------------------------
@@ -480,9 +488,10 @@ def _notify(
     error: str | None,
     options: RunOptions,
 ) -> None:
-    from shipyard.notify import Notification, configured_sinks, send
+    from shipyard.notify import Notification, send
+    from shipyard.pipelines.sinks import pipeline_sinks
 
-    sinks = list(options.notify) if options.notify is not None else configured_sinks(workspace)
+    sinks = list(options.notify) if options.notify is not None else pipeline_sinks(workspace)
     if not sinks:
         return
     command = f"shipyard pipeline show {run_id}"

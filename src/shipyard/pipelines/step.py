@@ -16,10 +16,13 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from shipyard.errors import InvalidInput
 from shipyard.pipelines.graph import active_builder
+
+if TYPE_CHECKING:
+    from shipyard.pipelines.cache import CodeHasher
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,6 +76,10 @@ class Step(Generic[P, R]):
     @property
     def qualname(self) -> str:
         return f"{self.fn.__module__}.{self.fn.__qualname__}"
+
+    def code_fingerprint(self, hasher: CodeHasher) -> str:
+        """The code part of the cache key: what, when changed, makes the step run again."""
+        return hasher.fingerprint(self.fn)
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name (defaults filled in)."""

@@ -43,6 +43,7 @@ class RunRecord:
     entry_point: str | None
     environment_id: str | None
     error: str | None
+    parent_run_id: str | None = None  # the pipeline run a notebook step's run belongs to
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -79,6 +80,7 @@ _COLUMNS = (
     RunRow.entry_point,
     RunRow.environment_id,
     RunRow.error,
+    RunRow.parent_run_id,
 )
 
 
