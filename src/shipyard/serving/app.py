@@ -306,8 +306,11 @@ class PredictionServer:
         g = self.guard
         model = "/v2/models/{name}"
         versioned = "/v2/models/{name}/versions/{version}"
+        # The prediction routes first: Starlette tries routes in order on every request.
         return [
+            Route(f"{model}/infer", g("infer", self.v2_infer), methods=["POST"]),
             Route("/predict", g("predict", self.predict), methods=["POST"]),
+            Route(f"{versioned}/infer", g("infer", self.v2_infer), methods=["POST"]),
             Route("/healthz", g("healthz", self.healthz)),
             Route("/readyz", g("readyz", self.readyz)),
             Route("/metrics", g("metrics", self.metrics_endpoint)),
@@ -319,8 +322,6 @@ class PredictionServer:
             Route(versioned, g("metadata", self.v2_model_metadata)),
             Route(f"{model}/ready", g("model_ready", self.v2_model_ready)),
             Route(f"{versioned}/ready", g("model_ready", self.v2_model_ready)),
-            Route(f"{model}/infer", g("infer", self.v2_infer), methods=["POST"]),
-            Route(f"{versioned}/infer", g("infer", self.v2_infer), methods=["POST"]),
         ]
 
     async def follow(self) -> None:

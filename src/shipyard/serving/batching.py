@@ -8,9 +8,16 @@ splits the outputs back by row offsets.
 
 *Adaptive*: a lone request never waits. Batches form by themselves while the
 model is busy; only when the previous batch held more than one request (the
-sign of concurrent load) does the worker wait up to ``max_wait_ms`` to fill
-the next one. So concurrency 1 pays no batching latency and concurrency 64
-gets full batches.
+sign of concurrent load) does the worker try to fill the next one, and then
+only while requests keep arriving: it lets the event loop run and stops at
+the first turns that bring nothing new, or at ``max_wait_ms``. Clients that
+are all already waiting are never kept waiting for a batch that cannot grow.
+
+*Cheap models run inline*: a model call that takes less than
+``INLINE_BELOW_SECONDS`` (measured, a moving average) runs on the event loop
+itself. Handing it to a thread and back costs more than the call (two
+wake-ups and a GIL hand-off per batch); a slower model keeps its thread, so
+the loop goes on accepting requests while it runs.
 
 The queue is bounded (``max_queue`` requests). Beyond it ``submit`` raises
 ``Overloaded`` at once (HTTP 503 with ``Retry-After``), counted by the caller:
@@ -39,6 +46,11 @@ from shipyard.serving.validation import MatrixColumns
 Columns = Mapping[str, npt.NDArray[Any]]
 Outputs = dict[str, npt.NDArray[Any]]
 ModelCall = Callable[[Columns], Outputs]
+
+# Below this (a moving average of measured calls) the model runs on the event loop.
+INLINE_BELOW_SECONDS = 0.001
+# Loop turns in a row without a new request after which a batch stops filling.
+_QUIET_TURNS = 2
 
 
 class Overloaded(BackendUnavailable):
@@ -106,6 +118,7 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
         self._last_batch_requests = 0
         self._seconds_per_row = 0.001
+        self._call_seconds = INLINE_BELOW_SECONDS  # unmeasured: the thread until known
         self._queued_rows = 0
         self._filling = False
 
@@ -113,10 +126,17 @@ class MicroBatcher:
     def queued(self) -> int:
         return len(self._queue)
 
+    @property
+    def inline(self) -> bool:
+        """Whether the next call runs on the event loop (the model is cheap)."""
+        return self._call_seconds < INLINE_BELOW_SECONDS
+
     async def submit(self, columns: Columns, rows: int) -> Outputs:
         """The model's outputs for these rows (called once, possibly with others)."""
         loop = asyncio.get_running_loop()
         if not self.config.enabled:
+            if self.inline:
+                return self._timed_call(columns, rows)
             return await loop.run_in_executor(self._executor, self._timed_call, columns, rows)
         if len(self._queue) >= self.config.max_queue:
             raise self._overloaded()
@@ -153,7 +173,10 @@ class MicroBatcher:
             await self._fill()
             batch = self._take()
             try:
-                outputs = await loop.run_in_executor(self._executor, self._call_batch, batch)
+                if self.inline:
+                    outputs = self._call_batch(batch)
+                else:
+                    outputs = await loop.run_in_executor(self._executor, self._call_batch, batch)
             except Exception as exc:  # the model failed: every caller of the batch learns it
                 for pending in batch:
                     if not pending.future.done():
@@ -164,18 +187,21 @@ class MicroBatcher:
                     pending.future.set_result(result)
 
     async def _fill(self) -> None:
-        """Wait up to max_wait_ms for a fuller batch, but only under concurrent load."""
+        """Under concurrent load, let arriving requests join, while they keep arriving."""
         if self._last_batch_requests <= 1 or self.config.max_wait_ms <= 0:
             return
-        if self._queued_rows >= self.config.max_batch_size:
-            return
-        assert self._wakeup is not None
-        self._wakeup.clear()
+        deadline = time.perf_counter() + self.config.max_wait_ms / 1000
         self._filling = True
         try:
-            await asyncio.wait_for(self._wakeup.wait(), self.config.max_wait_ms / 1000)
-        except TimeoutError:
-            pass
+            quiet, seen = 0, len(self._queue)
+            while (
+                quiet < _QUIET_TURNS
+                and self._queued_rows < self.config.max_batch_size
+                and time.perf_counter() < deadline
+            ):
+                await asyncio.sleep(0)  # one turn of the loop: parse what has arrived
+                quiet = quiet + 1 if len(self._queue) == seen else 0
+                seen = len(self._queue)
         finally:
             self._filling = False
 
@@ -193,7 +219,9 @@ class MicroBatcher:
     def _timed_call(self, columns: Columns, rows: int) -> Outputs:
         started = time.perf_counter()
         outputs = self.call(columns)
-        self._seconds_per_row = (time.perf_counter() - started) / max(rows, 1)
+        seconds = time.perf_counter() - started
+        self._seconds_per_row = seconds / max(rows, 1)
+        self._call_seconds = 0.8 * self._call_seconds + 0.2 * seconds
         if self._on_batch is not None:
             self._on_batch(rows)
         return outputs

@@ -345,7 +345,9 @@ def _json_data(array: npt.NDArray[Any]) -> list[Any]:
     return flat.tolist()  # type: ignore[no-any-return]
 
 
-def to_columns(request: InferRequest, column_names: Sequence[str]) -> dict[str, npt.NDArray[Any]]:
+def to_columns(
+    request: InferRequest, column_names: Sequence[str]
+) -> Mapping[str, npt.NDArray[Any]]:
     """Input tensors as named columns: one tensor per column, or one 2-D tensor.
 
     A single 2-D tensor ``[rows, len(column_names)]`` is split into the

@@ -14,7 +14,7 @@ structure that a registry signature maps onto (``InputSchema.from_signature``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,19 +23,37 @@ import numpy.typing as npt
 
 from shipyard.errors import ValidationFailed
 
-Columns = dict[str, npt.NDArray[Any]]
+Columns = Mapping[str, npt.NDArray[Any]]
 
 
-class MatrixColumns(dict[str, npt.NDArray[Any]]):
-    """Columns that are views of one 2-D float matrix, kept alongside (``.matrix``).
+class MatrixColumns(Mapping[str, npt.NDArray[Any]]):
+    """Columns that are views of one 2-D float matrix (``.matrix``), made on demand.
 
     An all-numeric batch stays one block from the V2 tensor (or the validated
-    records) to the model: no per-column re-stacking on the hot path.
+    records) to the model: no per-column re-stacking on the hot path, and no
+    column view is made unless someone asks for that column.
     """
 
+    __slots__ = ("_index", "matrix", "names")
+
     def __init__(self, matrix: npt.NDArray[Any], names: list[str]) -> None:
-        super().__init__((name, matrix[:, j]) for j, name in enumerate(names))
         self.matrix = matrix
+        self.names = names
+        self._index: dict[str, int] | None = None
+
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        if self._index is None:
+            self._index = {n: j for j, n in enumerate(self.names)}
+        return self.matrix[:, self._index[name]]  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def rows(self) -> int:
+        return int(self.matrix.shape[0])
 
 
 # What a column's declared dtype means for validation.
@@ -151,6 +169,15 @@ class Problem:
 
 def validate(columns: Mapping[str, npt.NDArray[Any]], schema: InputSchema) -> Columns:
     """The batch cast to the schema's dtypes, or ``ValidationFailed`` listing every problem."""
+    if (
+        schema.all_float
+        and isinstance(columns, MatrixColumns)
+        and columns.names == schema.names
+        and columns.rows() > 0
+        and columns.matrix.dtype == np.float64
+        and np.isfinite(columns.matrix).all()
+    ):
+        return columns  # the V2 tensor fast path: already one finite float64 block
     problems: list[Problem] = []
     rows = _row_count(columns, problems)
     if rows == 0 and not problems:
@@ -167,7 +194,7 @@ def validate(columns: Mapping[str, npt.NDArray[Any]], schema: InputSchema) -> Co
         fast = _all_numeric_fast_path(columns, schema)
         if fast is not None:
             return fast
-    out: Columns = {}
+    out: dict[str, npt.NDArray[Any]] = {}
     for spec in schema.columns:
         values = columns.get(spec.name)
         if values is None:
@@ -192,7 +219,7 @@ def _all_numeric_fast_path(
     if not schema.all_float:
         return None
     names = schema.names
-    if isinstance(columns, MatrixColumns) and list(columns) == names:
+    if isinstance(columns, MatrixColumns) and columns.names == names:
         matrix = columns.matrix
         if matrix.dtype.kind not in "biuf":
             return None
