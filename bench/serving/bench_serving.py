@@ -497,13 +497,16 @@ NOTES = """## Notes
   by run in a shuffled order: background load on this shared 2-core machine hits every
   server alike, but single cells still swing by 20-30 %. Read the ratios (and the
   paired ratios, computed per run), not the absolute numbers.
-- The peer targets sit above the ceiling. MLServer 1.7 in-process mode serves this model
-  at about the bare Starlette endpoint's rate (column "x bare"): both are uvicorn + one
-  JSON request + one small predict_proba. shipyard can at best match the ceiling (its
-  own target is 0.8x of it), so ">= 2x the better of MLServer/BentoML" is out of reach
-  with this stack, and so is ">= 10x mlflow": `mlflow models serve` 3.x runs uvicorn +
-  FastAPI and does hundreds of requests/s here, not the 39-55 the issue quotes (those
-  look like a client-bound measurement). BentoML 1.4 is clearly slower (several x).
+- The peers: MLServer 1.7 in-process mode serves this model at 0.4-0.5x the bare
+  Starlette endpoint (column "x bare"); shipyard with batching is above the bare endpoint
+  at c >= 8, so ">= 2x the better of MLServer/BentoML" holds there. At c=1 nothing can
+  batch, and 2x MLServer would be ~0.9x of the bare endpoint. ">= 10x mlflow" is out of
+  reach on this stack: `mlflow models serve` 3.x runs uvicorn + FastAPI and does
+  ~900-1,300 requests/s here (not the 39-55 the issue quotes, which look like a
+  client-bound measurement), so 10x would be 2-3x the bare endpoint itself.
+- Cold start: most of it is importing scikit-learn (~1.1 s, SciPy included), which any
+  server that unpickles a scikit-learn model pays; 1/3 of MLServer's cold start is less
+  than that import alone.
 - A verdict takes the worse of the two readings (ratio of medians, median of paired
   per-run ratios): on this machine they can disagree by 20+ points at c=64.
 - Prediction logging: the request path only appends one tuple of strings, numbers and
@@ -512,11 +515,13 @@ NOTES = """## Notes
   repeated with `take`), hashes each row's text and writes one file (one row group) per
   deployment and day per window. Flush CPU per row went from ~40-60 us to ~13 us in
   isolation (`_table` on 5,000 single-row requests).
-- Batching with LogisticRegression: predict_proba is ~0.1-0.2 ms of a request that costs
-  ~1-1.5 ms of server time (HTTP, JSON, validation, metrics), so coalescing can save at
-  most that share plus the thread hop: the 2x target is not reachable with this model.
-  With a 100-tree RandomForest (~10 ms per call whatever the row count) batching is
-  worth an order of magnitude at c=64.
+- Batching with LogisticRegression: predict_proba is ~0.1 ms, so the model runs on the
+  event loop (a thread hand-off would cost more than the call) and batches fill only
+  while requests keep arriving: 2x over no batching at c=64. With a 100-tree
+  RandomForest (~3-4 ms per call whatever the row count, in a worker thread) batching
+  is worth an order of magnitude at c=64.
+- Since 2026-12-06 the server runs with uvloop and httptools (about 1.5-2x asyncio + h11
+  here); the bare endpoint runs in the same virtualenv, so it got them too.
 - Python's cyclic GC: in `shipyard serve` under load a full (generation 2) collection
   ran every ~2 s and took ~200 ms (~10 % of the core), with logging on or off, because
   the heap holds every object of pandas, scikit-learn, SQLAlchemy. `gc.freeze()` once
