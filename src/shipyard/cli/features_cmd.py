@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.output import JSON_OPTION, console, print_json, table, workspace_from
-from shipyard.features import apply as apply_definitions
-from shipyard.features import materialize, materialize_incremental, registry
-from shipyard.features.materialize import MaterializeResult, watermark
-from shipyard.features.registry import Plan, list_versions
-from shipyard.features.skew import check_skew
+
+# The feature store (and pandas under it) loads when a features command runs, so that
+# every other command, `shipyard serve` included, starts without it.
+if TYPE_CHECKING:
+    from shipyard.features.materialize import MaterializeResult
+    from shipyard.features.registry import Plan
 
 features_app = typer.Typer(
     help="Feature store: definitions, point-in-time training data, online serving.",
@@ -45,6 +46,8 @@ def apply_cmd(
 
     Example: shipyard features apply features.py --yes
     """
+    from shipyard.features import apply as apply_definitions
+
     workspace = workspace_from(ctx)
     plan = apply_definitions(path, dry_run=True, workspace=workspace)
     if not as_json:
@@ -64,6 +67,8 @@ def list_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: shipyard features list --json
     """
+    from shipyard.features import registry
+
     defs = registry(workspace_from(ctx)).current()
     rows: list[dict[str, Any]] = []
     for name, spec in sorted((n, s) for (k, n), s in defs.specs.items() if k == "feature_view"):
@@ -114,6 +119,10 @@ def show_cmd(
 
     Example: shipyard features show customer_spend
     """
+    from shipyard.features import registry
+    from shipyard.features.materialize import watermark
+    from shipyard.features.registry import list_versions
+
     workspace = workspace_from(ctx)
     defs = registry(workspace).current()
     kinds = [k for k in ("feature_view", "entity", "feature_service") if (k, name) in defs.specs]
@@ -179,6 +188,8 @@ def materialize_cmd(
 
     Example: shipyard features materialize customer_spend --start 2024-05-01 --end 2024-06-01
     """
+    from shipyard.features import materialize
+
     workspace = workspace_from(ctx)
     with _progress() as bar:
         task = bar.add_task(f"materializing {view}", total=None)
@@ -199,6 +210,8 @@ def materialize_incremental_cmd(
 
     Example: shipyard features materialize-incremental customer_spend
     """
+    from shipyard.features import materialize_incremental
+
     workspace = workspace_from(ctx)
     with _progress() as bar:
         task = bar.add_task(f"materializing {view}", total=None)
@@ -221,6 +234,8 @@ def skew_cmd(
 
     Example: shipyard features skew customer_spend --sample 1000 --threshold 0.01
     """
+    from shipyard.features.skew import check_skew
+
     report = check_skew(view, sample, threshold=threshold, seed=seed, workspace=workspace_from(ctx))
     if as_json:
         print_json(report.to_dict())
