@@ -86,4 +86,6 @@ def test_bad_notebook_parameters_are_errors_and_start_no_run(
     bare = make_notebook(tmp_path / "bare.ipynb", "pass", parameters=None)
     with pytest.raises(InvalidInput, match="no cell tagged 'parameters'"):
         run_notebook(bare, {"C": 1}, workspace=sqlite_workspace)
+    with pytest.raises(InvalidInput, match="model_variable must be a Python variable name"):
+        run_notebook(path, register="churn", model_variable="1x", workspace=sqlite_workspace)
     assert search_runs(workspace=sqlite_workspace) == []

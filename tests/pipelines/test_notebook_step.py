@@ -38,6 +38,16 @@ def nightly(notebook: Path, **options: Any) -> Pipeline:
     return flow
 
 
+def calling(step: Any, *args: Any, **kwargs: Any) -> Pipeline:
+    """A pipeline whose one step call is ``step(*args, **kwargs)``."""
+
+    @sy.pipeline
+    def flow() -> Any:
+        return step(*args, **kwargs)
+
+    return flow
+
+
 def notebook_runs(workspace: Workspace) -> list[Any]:
     return [r for r in search_runs(workspace=workspace) if "shipyard.notebook" in r.tags]
 
@@ -81,6 +91,17 @@ def test_an_unchanged_notebook_is_reused_and_an_edited_one_runs_again(
     assert reverted.output == first.output
 
 
+def test_a_literal_given_as_text_is_typed_before_it_reaches_the_cache_key(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
+    notebook = make_notebook(tmp_path / "nb.ipynb", "pass", parameters="C = 1.0")
+    train = sy.notebook_step(notebook)
+    first = calling(train, C="0.5").run(workspace=sqlite_workspace)
+    assert first.ok, first.error
+    assert first.output.params == {"C": 0.5}
+    assert calling(train, C=0.5).run(workspace=sqlite_workspace).steps["nb"].status == "cached"
+
+
 def test_a_failing_notebook_fails_the_step_after_its_retries_and_names_the_cell(
     sqlite_workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -104,29 +125,20 @@ def test_bad_notebook_step_arguments_are_refused_before_anything_runs(
 ) -> None:
     notebook = make_notebook(tmp_path / "nb.ipynb", "pass", parameters="C = 1.0")
     train = sy.notebook_step(notebook)
-
-    @sy.pipeline
-    def unknown() -> Any:
-        return train(gamma=2)
-
-    @sy.pipeline
-    def ill_typed() -> Any:
-        return train(C="high")
-
-    @sy.pipeline
-    def positional() -> Any:
-        return train(0.5)
-
     with pytest.raises(InvalidInput, match="gamma"):
-        unknown.run(workspace=sqlite_workspace)
+        calling(train, gamma=2).run(workspace=sqlite_workspace)
     with pytest.raises(InvalidInput, match=r"'C' of nb\.ipynb must be a float"):
-        ill_typed.run(workspace=sqlite_workspace)
+        calling(train, C="high").run(workspace=sqlite_workspace)
     with pytest.raises(InvalidInput, match=r"by name \(C\), e\.g\. nb\(C=0\.5\)"):
-        positional.run(workspace=sqlite_workspace)
+        calling(train, 0.5).run(workspace=sqlite_workspace)
     with pytest.raises(sy.errors.NotFound, match="No notebook"):
         sy.notebook_step(tmp_path / "missing.ipynb")
     with pytest.raises(InvalidInput, match="timeout"):
         sy.notebook_step(notebook, timeout=0)
+    with pytest.raises(InvalidInput, match="model_variable must be a Python variable name"):
+        sy.notebook_step(notebook, register="churn", model_variable="my model")
+    with pytest.raises(InvalidInput, match="register"):
+        sy.notebook_step(notebook, register=" ")
     assert search_runs(workspace=sqlite_workspace) == []
 
 

@@ -242,6 +242,7 @@ def feature_relation(
     values = ", ".join(quote(f) for f in features)
     ts = _epoch(view.timestamp, columns[view.timestamp])
     created = (
+        # NO_TIME written as (min + 1) - 1: DuckDB reads the literal before the minus sign.
         f"coalesce({_epoch(view.created_timestamp, columns[view.created_timestamp])}, "
         f"CAST({NO_TIME + 1} AS BIGINT) - 1)"
         if view.created_timestamp

@@ -90,8 +90,7 @@ def run_notebook(
     source = Path(path)
     notebook = _read(source)
     values = _check_params(notebook, source, dict(params or {}))
-    if register is not None and not register.strip():
-        raise InvalidInput("--register needs a model name.", field="register")
+    check_registration(register, model_variable)
     run = start_run(
         experiment or source.stem,
         tags={"shipyard.notebook": source.name},
@@ -161,6 +160,18 @@ def _defaults(source: str, path: Path) -> dict[str, Any]:
             except ValueError:
                 defaults[target.id] = None  # not a literal: accept any literal value
     return defaults
+
+
+def check_registration(register: str | None, model_variable: str) -> None:
+    """``register`` names a model and ``model_variable`` is a Python name, or ``InvalidInput``."""
+    if register is not None and (not isinstance(register, str) or not register.strip()):
+        raise InvalidInput("register (--register) needs a model name.", field="register")
+    if not isinstance(model_variable, str) or not model_variable.isidentifier():
+        raise InvalidInput(
+            f"model_variable must be a Python variable name (the notebook's fitted model), "
+            f"got {model_variable!r}.",
+            field="model_variable",
+        )
 
 
 def check_parameters(path: str | Path, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -305,4 +316,11 @@ def _running_cell(notebook: Any) -> int | None:
     return started[-1] if started else None
 
 
-__all__ = ["NotebookResult", "attach", "check_parameters", "read_parameters", "run_notebook"]
+__all__ = [
+    "NotebookResult",
+    "attach",
+    "check_parameters",
+    "check_registration",
+    "read_parameters",
+    "run_notebook",
+]

@@ -38,6 +38,7 @@ from shipyard.pipelines.notebook import (
     DEFAULT_TIMEOUT_SECONDS,
     NotebookResult,
     check_parameters,
+    check_registration,
     read_parameters,
 )
 from shipyard.pipelines.step import Step, StepOptions
@@ -78,7 +79,8 @@ class NotebookStep(Step[..., NotebookResult]):
         return digest.hexdigest()
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Bind by name and type-check the literal values now, before anything runs."""
+        """Bind by name; literal values are typed now (so the cache key sees ``0.5``, not
+        ``"0.5"``), values from other steps when the step runs."""
         from shipyard.pipelines.graph import Handle
 
         if args:
@@ -91,7 +93,8 @@ class NotebookStep(Step[..., NotebookResult]):
         arguments = super().bind(args, kwargs)
         literals = {k: v for k, v in kwargs.items() if not isinstance(v, Handle)}
         if literals:
-            check_parameters(self.path, literals)
+            typed = check_parameters(self.path, literals)
+            arguments.update({name: typed[name] for name in literals})
         return arguments
 
     def __repr__(self) -> str:
@@ -111,8 +114,7 @@ def notebook_step(
 ) -> NotebookStep:
     """A step that runs the notebook at ``path``; ``timeout`` limits the whole notebook."""
     source = Path(path).expanduser().resolve()
-    if register is not None and not register.strip():
-        raise InvalidInput("register needs a model name.", field="register")
+    check_registration(register, model_variable)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise InvalidInput(
             f"timeout must be a positive number of seconds, got {timeout!r}.", field="timeout"
@@ -187,9 +189,8 @@ def _workspace(context: StepContext | None) -> tuple[Workspace, bool]:
     """The pipeline's store: (workspace, whether this step opened it and must close it)."""
     from shipyard.workspace import Workspace, current
 
-    here = current()
-    if context is None or here.settings == context.settings:
-        return here, False
+    if context is None:  # called outside a pipeline: the plain function
+        return current(), False
     return Workspace(context.settings), True
 
 

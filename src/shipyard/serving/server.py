@@ -118,10 +118,6 @@ def serve(
         workers=workers,
         access_log=False,
         log_level="warning",
-        # uvloop and httptools (dependencies) where they install: about 1.5-2x the
-        # requests/s of asyncio + h11 for single-row requests (bench/serving).
-        loop="auto",
-        http="auto",
         timeout_graceful_shutdown=30,
         # Workers import scikit-learn & co. and load the model before they answer.
         timeout_worker_healthcheck=120,

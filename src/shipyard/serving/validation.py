@@ -169,15 +169,10 @@ class Problem:
 
 def validate(columns: Mapping[str, npt.NDArray[Any]], schema: InputSchema) -> Columns:
     """The batch cast to the schema's dtypes, or ``ValidationFailed`` listing every problem."""
-    if (
-        schema.all_float
-        and isinstance(columns, MatrixColumns)
-        and columns.names == schema.names
-        and columns.rows() > 0
-        and columns.matrix.dtype == np.float64
-        and np.isfinite(columns.matrix).all()
-    ):
-        return columns  # the V2 tensor fast path: already one finite float64 block
+    if isinstance(columns, MatrixColumns) and columns.names == schema.names and columns.rows():
+        fast = _all_numeric_fast_path(columns, schema)  # a V2 tensor: no per-column checks
+        if fast is not None:
+            return fast
     problems: list[Problem] = []
     rows = _row_count(columns, problems)
     if rows == 0 and not problems:
@@ -231,6 +226,8 @@ def _all_numeric_fast_path(
     matrix = matrix.astype(np.float64, copy=False)
     if not np.isfinite(matrix).all():
         return None
+    if isinstance(columns, MatrixColumns) and matrix is columns.matrix:
+        return columns  # already one finite float64 block
     return MatrixColumns(matrix, names)
 
 
