@@ -120,18 +120,26 @@ def _canonical(row: dict[str, object]) -> str:
     return json.dumps(plain, separators=(",", ":"), sort_keys=True)
 
 
-def test_logged_rows_are_canonical_json_of_every_kind(sqlite_workspace: Workspace) -> None:
+@pytest.mark.parametrize("with_text", [True, False], ids=["mixed", "numeric-only"])
+def test_logged_rows_are_canonical_json_of_every_kind(
+    sqlite_workspace: Workspace, with_text: bool
+) -> None:
+    """Numeric-only rows take a faster formatter; both must write json.dumps's text."""
     import hashlib
 
     floats = [0.0, -0.0, 2.0, -3.5, 1e15, 1e16, 1e-5, 1e-4, 5e-324, 0.1, 1 / 3, 123456.789]
     floats += [float("nan"), float("inf"), float("-inf"), 2.0**60, 1.7976931348623157e308]
+    floats += [-9.999e-5, 9999999999999998.0, 0.00012, -2.5e-7]
     rows = len(floats)
     inputs = {
         "x": np.array(floats),
         "n": np.arange(rows) - 5,
         "flag": np.arange(rows) % 2 == 0,
-        "city": np.array([f"c-{i}é" for i in range(rows)], dtype=object),
+        "u%s": np.uint64(2**64 - 1) - np.arange(rows, dtype=np.uint64),
+        "f32": np.where(np.abs(floats) < 3e38, floats, 1.5).astype(np.float32),
     }
+    if with_text:
+        inputs["city"] = np.array([f"c-{i}é" for i in range(rows)], dtype=object)
     outputs = {"predict": np.arange(rows) % 2, "predict_proba": np.column_stack([floats, floats])}
     log = PredictionLog(sqlite_workspace.settings.data_dir)
     ids = new_ids(rows)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
@@ -38,6 +37,7 @@ from starlette.routing import Route
 
 from shipyard import errors
 from shipyard.config import Settings
+from shipyard.serving import jsontext
 from shipyard.serving import protocol_v2 as v2
 from shipyard.serving.batching import Overloaded
 from shipyard.serving.metrics import ServingMetrics
@@ -79,16 +79,8 @@ def status_for(error: Exception) -> int:
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, separators=(",", ":"), default=_jsonable)
+    body = jsontext.dumps(data, default=str)
     return Response(body, status, headers, media_type="application/json")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 class PredictionServer:
@@ -375,7 +367,7 @@ class PredictionServer:
 
 def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return jsontext.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.InvalidInput(
             f"The request body is not valid JSON: {exc}. Send "
@@ -394,7 +386,7 @@ def _str_or_none(value: Any) -> str | None:
 
 def _predict_body(deployment: str, result: Prediction) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "predictions": result.outputs["predict"].tolist(),
+        "predictions": result.outputs["predict"],
         "prediction_ids": result.ids,
         "model": result.model.name,
         "model_version": result.model.version,
@@ -403,7 +395,7 @@ def _predict_body(deployment: str, result: Prediction) -> dict[str, Any]:
     }
     proba = result.outputs.get("predict_proba")
     if proba is not None:
-        body["probabilities"] = proba.tolist()
+        body["probabilities"] = proba
     return body
 
 

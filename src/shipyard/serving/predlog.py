@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import threading
 import time
@@ -350,6 +351,9 @@ def _object_text(run: Sequence[_Frozen], rows: int) -> Any:
     import pyarrow.compute as pc
 
     kind, names, first = run[0]  # type: ignore[misc]
+    fast = _numeric_objects(names, _run_columns(run))
+    if fast is not None:
+        return fast
     texts: list[Any]
     if kind == "m" and first.dtype.kind == "f":
         # One float block: formatted in a single pass, column-major, then sliced.
@@ -369,6 +373,113 @@ def _object_text(run: Sequence[_Frozen], rows: int) -> Any:
     for index, j in enumerate(sorted(range(len(names)), key=names.__getitem__)):
         parts += [("{" if index == 0 else ",") + json.dumps(names[j]) + ":", texts[j]]
     return pc.binary_join_element_wise(*parts, "}", "")
+
+
+def _run_columns(run: Sequence[_Frozen]) -> list[npt.NDArray[Any]]:
+    """The columns of a run of same-shaped requests, concatenated (a matrix as one block)."""
+    kind, names, first = run[0]  # type: ignore[misc]
+    if kind == "m":
+        block = np.vstack([f[2] for f in run]) if len(run) > 1 else first  # type: ignore[index]
+        return [block[:, j] for j in range(len(names))]
+    if len(run) > 1:
+        return [np.concatenate([f[2][j] for f in run]) for j in range(len(names))]  # type: ignore[index]
+    return list(first)
+
+
+# Rows per formatting pass of ``_numeric_objects``: keeps each pass's text far below
+# Arrow's 2 GiB string-array limit, whatever backlog a window holds.
+_CHUNK_ROWS = 65_536
+
+
+def _numeric_objects(names: Sequence[str], columns: list[npt.NDArray[Any]]) -> Any:
+    """The rows' JSON objects when every column is numeric (else ``None``): the fast path.
+
+    ``columns`` is one array per name (1-D: a scalar per row, 2-D: a list per
+    row). orjson writes
+    each column's values in one pass (its float text is Python's ``repr``
+    wherever ``repr`` writes no exponent; the other values are redone with
+    ``repr``), and one ``%`` on a row template repeated per row puts the keys
+    in: the text is ``json.dumps``'s, sorted keys and NaN as ``null``.
+    """
+    import pyarrow as pa
+
+    if not columns or any(c.ndim not in (1, 2) or c.dtype.kind not in "biuf" for c in columns):
+        return None
+    order = sorted(range(len(names)), key=names.__getitem__)
+    columns = [columns[j] for j in order]
+    fields = []
+    for j, column in zip(order, columns, strict=True):
+        key = json.dumps(names[j]).replace("%", "%%")
+        width = 1 if column.ndim == 1 else column.shape[1]
+        slots = "%s" if column.ndim == 1 else "[" + ",".join(["%s"] * width) + "]"
+        fields.append(f"{key}:{slots}")
+    # NUL ends each row: JSON text never holds a raw NUL, so it marks the offsets.
+    template = ("{" + ",".join(fields) + "}\0").encode()
+    rows = len(columns[0])
+    pieces = []
+    for start in range(0, rows, _CHUNK_ROWS):
+        chunk = [c[start : start + _CHUNK_ROWS] for c in columns]
+        pieces.append(_format_rows(template, chunk))
+    if len(pieces) == 1:
+        return pieces[0]
+    return pa.concat_arrays(pieces)
+
+
+def _format_rows(template: bytes, columns: list[npt.NDArray[Any]]) -> Any:
+    import pyarrow as pa
+
+    rows = len(columns[0])
+    if all(c.dtype.kind == "f" for c in columns):
+        flat = np.hstack([c.reshape(rows, -1) for c in columns]).astype(np.float64, copy=False)
+        values = _float_values(flat.ravel())
+    else:
+        grid = np.empty((rows, sum(1 if c.ndim == 1 else c.shape[1] for c in columns)), object)
+        at = 0
+        for column in columns:
+            width = 1 if column.ndim == 1 else column.shape[1]
+            if column.dtype.kind == "f":
+                texts = _float_values(column.astype(np.float64, copy=False).ravel())
+            else:
+                texts = _orjson_values(column.ravel())
+            grid[:, at : at + width] = np.array(texts, dtype=object).reshape(rows, width)
+            at += width
+        values = grid.ravel().tolist()
+    text = (template * rows) % tuple(values)
+    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 0)
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    offsets[1:] = ends - np.arange(rows)
+    data = text.replace(b"\0", b"")
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _orjson_values(flat: npt.NDArray[Any]) -> list[bytes]:
+    """Each value's JSON text (integers and booleans: orjson's is ``json.dumps``'s)."""
+    import orjson
+
+    if not len(flat):
+        return []
+    text = orjson.dumps(np.ascontiguousarray(flat), option=orjson.OPT_SERIALIZE_NUMPY)
+    return text[1:-1].split(b",")
+
+
+def _float_values(flat: npt.NDArray[np.float64]) -> list[bytes]:
+    """Each float's ``json.dumps`` text (NaN as ``null``): orjson, ``repr`` where they differ."""
+    values = _orjson_values(flat)
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(flat)
+        positional = (magnitude == 0) | ((magnitude >= 1e-4) & (magnitude < 1e16))
+    for index in np.flatnonzero(~positional).tolist():
+        values[index] = _json_float(float(flat[index])).encode()
+    return values
+
+
+def _json_float(value: float) -> str:
+    """``json.dumps(value)`` of a float, NaN as ``null``."""
+    if value != value:
+        return "null"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
 
 
 def _value_text(values: npt.NDArray[Any], rows: int) -> Any:
@@ -427,7 +538,7 @@ def _float_text(values: npt.NDArray[np.float64]) -> Any:
         text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(integers, ".0", ""), text)
     other = ~(whole | positional)
     if other.any():
-        rest = [_dumps(v) for v in _plain(values[other])]
+        rest = [_json_float(v) for v in values[other].tolist()]
         text = pc.replace_with_mask(text, pa.array(other), pa.array(rest, pa.string()))
     return text
 

@@ -20,7 +20,6 @@ Every malformed request raises ``InvalidInput`` naming the tensor and field.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shipyard.errors import InvalidInput
+from shipyard.serving import jsontext
 from shipyard.serving.validation import MatrixColumns
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -135,7 +135,7 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
 
 def _load_json(head: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(head)
+        document = jsontext.loads(head)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(
             f"The request body is not valid JSON: {exc}. Send a V2 inference request.",
@@ -317,7 +317,7 @@ def encode_response(
         document["id"] = request.id
     if parameters:
         document["parameters"] = dict(parameters)
-    text = json.dumps(document, separators=(",", ":")).encode()
+    text = jsontext.dumps(document)
     if not blobs:
         return text, {"content-type": JSON_CONTENT_TYPE}
     headers = {"content-type": BINARY_CONTENT_TYPE, HEADER_LENGTH: str(len(text))}
@@ -336,13 +336,14 @@ def _chosen_outputs(request: InferRequest, outputs: Mapping[str, Any]) -> Sequen
     return list(request.outputs)
 
 
-def _json_data(array: npt.NDArray[Any]) -> list[Any]:
+def _json_data(array: npt.NDArray[Any]) -> Any:
+    """The flat data of a tensor: numeric arrays as they are (the JSON writer reads them)."""
     flat = array.ravel()
     if flat.dtype.kind == "O":
         return [v.decode() if isinstance(v, bytes) else v for v in flat.tolist()]
-    if flat.dtype.kind == "U":
-        return flat.tolist()  # type: ignore[no-any-return]
-    return flat.tolist()  # type: ignore[no-any-return]
+    if flat.dtype.kind in "biuf" and flat.dtype.isnative:
+        return flat
+    return flat.tolist()
 
 
 def to_columns(
@@ -382,4 +383,4 @@ def to_columns(
 
 def error_body(message: str) -> bytes:
     """The V2 error body: ``{"error": "..."}``."""
-    return json.dumps({"error": message}).encode()
+    return jsontext.dumps({"error": message})
