@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,6 +131,7 @@ def test_logged_rows_are_canonical_json_of_every_kind(
     floats = [0.0, -0.0, 2.0, -3.5, 1e15, 1e16, 1e-5, 1e-4, 5e-324, 0.1, 1 / 3, 123456.789]
     floats += [float("nan"), float("inf"), float("-inf"), 2.0**60, 1.7976931348623157e308]
     floats += [-9.999e-5, 9999999999999998.0, 0.00012, -2.5e-7]
+    floats += [1e-9, 9.99e-10, -3e-6, 1e-10, 1.5e-300, 1e22]
     rows = len(floats)
     inputs = {
         "x": np.array(floats),
@@ -203,3 +205,40 @@ def test_a_request_that_cannot_be_encoded_is_counted_not_fatal(
     log.close()
     assert log.write_errors == 1
     assert set(query("bad", workspace=sqlite_workspace)["prediction_id"]) == set(good.ids)
+
+
+def test_a_long_window_of_differently_typed_requests_logs_each_row_as_sent(
+    sqlite_workspace: Workspace,
+) -> None:
+    """Thousands of requests in one flush, in runs that share names but not dtypes:
+    each row keeps its own types (an int stays an int) and its canonical text."""
+    from shipyard.serving.validation import MatrixColumns
+
+    rng = np.random.default_rng(7)
+    log = PredictionLog(sqlite_workspace.settings.data_dir, flush_seconds=60)
+    expected: dict[str, tuple[dict[str, object], dict[str, object]]] = {}
+    for i in range(5_000):
+        kind = (i // 700) % 3  # runs long enough to cross the formatter's chunks
+        values = rng.normal(size=(1, 2)) * 10.0 ** rng.integers(-12, 12)
+        if kind == 0:
+            inputs: Any = MatrixColumns(values, ["x", "y"])
+            proba = rng.random((1, 2))
+        elif kind == 1:
+            inputs = {"x": np.array([i]), "y": np.array([i % 2 == 0])}
+            proba = rng.random((1, 2))
+        else:  # the names of kind 1, other dtypes
+            inputs = {"x": values[:, 0], "y": values[:, 1].astype(np.float32)}
+            proba = rng.random((1, 2))
+        outputs = {"predict": np.array([i % 3]), "predict_proba": proba}
+        ids = new_ids(1)
+        log.record(LoggedRequest("long", "m", "1", "production", ids, inputs, outputs, 1.0))
+        row = {name: inputs[name].tolist()[0] for name in ("x", "y")}
+        expected[ids[0]] = (row, {"predict": i % 3, "predict_proba": proba[0].tolist()})
+    log.close()
+    frame = query("long", workspace=sqlite_workspace).set_index("prediction_id")
+    assert len(frame) == len(expected)
+    for prediction_id, (row, outputs) in expected.items():
+        assert frame.loc[prediction_id, "inputs"] == _canonical(row)
+        assert frame.loc[prediction_id, "outputs"] == json.dumps(
+            outputs, separators=(",", ":"), sort_keys=True
+        )

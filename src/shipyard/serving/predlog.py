@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import math
+import operator
 import os
 import threading
 import time
@@ -159,7 +160,7 @@ class PredictionLog:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 temporary = folder / f".{name}.tmp"
-                pq.write_table(table, temporary)
+                pq.write_table(table, temporary, **_PARQUET_OPTIONS)
                 temporary.replace(folder / name)
             except OSError as exc:
                 self._pending.extendleft(reversed(group))
@@ -195,6 +196,18 @@ class PredictionLog:
             self._thread.join(timeout=30)
             self._thread = None
         self.flush()
+
+
+# Dictionaries and min/max statistics only where they pay: the few-valued columns and
+# the timestamp (DuckDB skips row groups outside a query's window by it). On the
+# unique text columns they cost write time for nothing; zstd writes half the bytes of
+# snappy, faster.
+_SMALL_COLUMNS = ["deployment", "model", "model_version", "route"]
+_PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": _SMALL_COLUMNS,
+    "write_statistics": [*_SMALL_COLUMNS, "timestamp", "latency_ms"],
+}
 
 
 def _schema() -> Any:
@@ -261,13 +274,13 @@ def _table(entries: list[_Entry]) -> Any:
     micros = np.round(np.array(seconds, dtype=np.float64) * 1e6).astype(np.int64)
     input_text = _json_rows(inputs, repeat, empty="{}")
     columns = {
-        "prediction_id": pa.array(list(itertools.chain.from_iterable(ids)), pa.string()),
+        "prediction_id": _strings(list(itertools.chain.from_iterable(ids))),
         "timestamp": repeat(pa.array(micros, pa.timestamp("us", tz="UTC"))),
         "deployment": repeat(pa.array(deployments, pa.string())),
         "model": repeat(pa.array(models, pa.string())),
         "model_version": repeat(pa.array(versions, pa.string())),
         "route": repeat(pa.array(routes, pa.string())),
-        "input_hash": pa.array(_hashes(input_text), pa.string()),
+        "input_hash": _hashes(input_text),
         "inputs": input_text,
         "features": _json_rows(features, repeat, empty=None),
         "outputs": _json_rows(outputs, repeat, empty="{}"),
@@ -297,15 +310,35 @@ class _Repeater:
         return int(self.counts[start:end].sum())
 
 
-def _hashes(texts: Any) -> list[str]:
-    """SHA-256 (first 32 hex digits) of each UTF-8 text of a string array."""
+def _strings(texts: list[str]) -> Any:
+    """A string array of ``texts``; one join and no per-value Arrow work when all are
+    as long as the first (prediction ids: 32 hex digits each)."""
+    import pyarrow as pa
+
+    width = len(texts[0]) if texts else 0
+    joined = "".join(texts)
+    if width == 0 or len(joined) != width * len(texts) or not joined.isascii():
+        return pa.array(texts, pa.string())
+    return _fixed_width(joined.encode(), width, len(texts))
+
+
+def _fixed_width(data: bytes, width: int, count: int) -> Any:
+    import pyarrow as pa
+
+    offsets = np.arange(0, width * (count + 1), width, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _hashes(texts: Any) -> Any:
+    """SHA-256 (first 32 hex digits) of each UTF-8 text of a string array, as one."""
     texts = texts.combine_chunks() if hasattr(texts, "combine_chunks") else texts
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
         texts.offset : texts.offset + len(texts) + 1
     ].tolist()
     data = memoryview(texts.buffers()[2] or b"")
     sha256 = hashlib.sha256
-    return [sha256(data[a:b]).hexdigest()[:32] for a, b in itertools.pairwise(offsets)]
+    digests = b"".join([sha256(data[a:b]).digest()[:16] for a, b in itertools.pairwise(offsets)])
+    return _fixed_width(digests.hex().encode(), 32, len(texts))
 
 
 def _signature(frozen: _Frozen) -> Hashable:
@@ -322,53 +355,93 @@ def _json_rows(batches: Sequence[_Frozen], repeat: _Repeater, empty: str | None)
     """Each row of each request as canonical JSON text (sorted keys, NaN as null).
 
     Consecutive requests with the same columns are concatenated and formatted
-    together, column by column, in Arrow: the text is byte-identical to
+    together, column by column: the text is byte-identical to
     ``json.dumps(row, separators=(",", ":"))`` with sorted keys (so input hashes
     stay stable), at a fraction of the cost.
     """
     import pyarrow as pa
 
-    signatures = [_signature(b) for b in batches]
     pieces = []
-    start = 0
-    while start < len(batches):
-        end = start + 1
-        while end < len(batches) and signatures[end] == signatures[start]:
-            end += 1
+    for start, end in _runs(batches):
         rows = repeat.rows(start, end)
-        if signatures[start] is None:
+        if batches[start] is None:
             pieces.append(pa.nulls(rows, pa.string()) if empty is None else pa.repeat(empty, rows))
         else:
-            pieces.append(_object_text(batches[start:end], rows))  # type: ignore[arg-type]
-        start = end
+            pieces.append(_object_text(batches[start:end], rows))
     if not pieces:
         return pa.array([], pa.string())
     return pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _runs(batches: Sequence[_Frozen]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of consecutive requests whose columns concatenate.
+
+    Kind and names are compared request by request; dtypes and widths column by
+    column over a whole run, which costs far less than a signature per request
+    (a window holds thousands of one-row requests of the same model).
+    """
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for _, group in itertools.groupby(batches, key=_kind_and_names):
+        end = start + len(list(group))
+        if end - start > 1 and batches[start] is not None and not _uniform(batches[start:end]):
+            runs += _runs_by_signature(batches, start, end)
+        else:
+            runs.append((start, end))
+        start = end
+    return runs
+
+
+def _kind_and_names(frozen: _Frozen) -> Hashable:
+    return None if frozen is None else frozen[:2]
+
+
+def _uniform(run: Sequence[_Frozen]) -> bool:
+    """Whether every request of a same-names run has the first one's dtypes and widths."""
+    kind, names, first = run[0]  # type: ignore[misc]
+    if kind == "m":  # a matrix's width is its names'
+        return _same_dtype_and_width([f[2] for f in run], first, widths=False)  # type: ignore[index]
+    return all(
+        _same_dtype_and_width([f[2][j] for f in run], first[j])  # type: ignore[index]
+        for j in range(len(names))
+    )
+
+
+def _same_dtype_and_width(
+    arrays: list[npt.NDArray[Any]], first: npt.NDArray[Any], widths: bool = True
+) -> bool:
+    # C-level maps and counts: this runs over every request of a window.
+    if list(map(_dtype_of, arrays)).count(first.dtype) != len(arrays):
+        return False
+    if not widths:
+        return True
+    if list(map(_ndim_of, arrays)).count(first.ndim) != len(arrays):
+        return False
+    return first.ndim == 1 or all(a.shape[1:] == first.shape[1:] for a in arrays)
+
+
+_dtype_of = operator.attrgetter("dtype")
+_ndim_of = operator.attrgetter("ndim")
+
+
+def _runs_by_signature(batches: Sequence[_Frozen], start: int, end: int) -> list[tuple[int, int]]:
+    runs = []
+    for _, group in itertools.groupby(range(start, end), key=lambda i: _signature(batches[i])):
+        indexes = list(group)
+        runs.append((indexes[0], indexes[-1] + 1))
+    return runs
 
 
 def _object_text(run: Sequence[_Frozen], rows: int) -> Any:
     """The JSON objects of the rows of requests that share their columns."""
     import pyarrow.compute as pc
 
-    kind, names, first = run[0]  # type: ignore[misc]
-    fast = _numeric_objects(names, _run_columns(run))
+    names = run[0][1]  # type: ignore[index]
+    columns = _run_columns(run)
+    fast = _numeric_objects(names, columns)
     if fast is not None:
         return fast
-    texts: list[Any]
-    if kind == "m" and first.dtype.kind == "f":
-        # One float block: formatted in a single pass, column-major, then sliced.
-        block = np.vstack([f[2] for f in run]) if len(run) > 1 else first  # type: ignore[index]
-        flat = _float_text(np.ascontiguousarray(block.T, dtype=np.float64).ravel())
-        texts = [flat.slice(j * rows, rows) for j in range(len(names))]
-    else:
-        if kind == "m":
-            block = np.vstack([f[2] for f in run]) if len(run) > 1 else first  # type: ignore[index]
-            arrays = [block[:, j] for j in range(len(names))]
-        elif len(run) > 1:
-            arrays = [np.concatenate([f[2][j] for f in run]) for j in range(len(names))]  # type: ignore[index]
-        else:
-            arrays = list(first)
-        texts = [_value_text(array, rows) for array in arrays]
+    texts = [_value_text(array, rows) for array in columns]
     parts: list[Any] = []
     for index, j in enumerate(sorted(range(len(names)), key=names.__getitem__)):
         parts += [("{" if index == 0 else ",") + json.dumps(names[j]) + ":", texts[j]]
@@ -379,27 +452,28 @@ def _run_columns(run: Sequence[_Frozen]) -> list[npt.NDArray[Any]]:
     """The columns of a run of same-shaped requests, concatenated (a matrix as one block)."""
     kind, names, first = run[0]  # type: ignore[misc]
     if kind == "m":
-        block = np.vstack([f[2] for f in run]) if len(run) > 1 else first  # type: ignore[index]
+        block = np.concatenate([f[2] for f in run]) if len(run) > 1 else first  # type: ignore[index]
         return [block[:, j] for j in range(len(names))]
     if len(run) > 1:
         return [np.concatenate([f[2][j] for f in run]) for j in range(len(names))]  # type: ignore[index]
     return list(first)
 
 
-# Rows per formatting pass of ``_numeric_objects``: keeps each pass's text far below
-# Arrow's 2 GiB string-array limit, whatever backlog a window holds.
-_CHUNK_ROWS = 65_536
+# Rows per formatting pass of ``_numeric_objects``: each pass is a few C calls that hold
+# the GIL, so a window's backlog is cut into passes short enough (about a millisecond)
+# not to stall the event loop, and far below Arrow's 2 GiB string-array limit.
+_CHUNK_ROWS = 2_048
 
 
 def _numeric_objects(names: Sequence[str], columns: list[npt.NDArray[Any]]) -> Any:
     """The rows' JSON objects when every column is numeric (else ``None``): the fast path.
 
     ``columns`` is one array per name (1-D: a scalar per row, 2-D: a list per
-    row). orjson writes
-    each column's values in one pass (its float text is Python's ``repr``
-    wherever ``repr`` writes no exponent; the other values are redone with
-    ``repr``), and one ``%`` on a row template repeated per row puts the keys
-    in: the text is ``json.dumps``'s, sorted keys and NaN as ``null``.
+    row). orjson writes all values in one pass (its float text is Python's
+    ``repr`` except for infinities and ``1e-9 <= |x| < 1e-4``, which are redone
+    with ``repr``); the comma between two values becomes a ``%s`` and one
+    ``%`` puts the keys and brackets in. The text is ``json.dumps``'s, sorted
+    keys and NaN as ``null``.
     """
     import pyarrow as pa
 
@@ -407,44 +481,51 @@ def _numeric_objects(names: Sequence[str], columns: list[npt.NDArray[Any]]) -> A
         return None
     order = sorted(range(len(names)), key=names.__getitem__)
     columns = [columns[j] for j in order]
-    fields = []
-    for j, column in zip(order, columns, strict=True):
-        key = json.dumps(names[j]).replace("%", "%%")
-        width = 1 if column.ndim == 1 else column.shape[1]
-        slots = "%s" if column.ndim == 1 else "[" + ",".join(["%s"] * width) + "]"
-        fields.append(f"{key}:{slots}")
-    # NUL ends each row: JSON text never holds a raw NUL, so it marks the offsets.
-    template = ("{" + ",".join(fields) + "}\0").encode()
+    keys = [json.dumps(names[j]).encode() for j in order]
+    separators = _separators(keys, [None if c.ndim == 1 else c.shape[1] for c in columns])
     rows = len(columns[0])
-    pieces = []
-    for start in range(0, rows, _CHUNK_ROWS):
-        chunk = [c[start : start + _CHUNK_ROWS] for c in columns]
-        pieces.append(_format_rows(template, chunk))
+    if len(separators) == 1:  # no values at all: only empty lists
+        return pa.repeat(separators[0].decode(), rows)
+    pieces = [
+        _format_rows(separators, [c[start : start + _CHUNK_ROWS] for c in columns])
+        for start in range(0, rows, _CHUNK_ROWS)
+    ]
     if len(pieces) == 1:
         return pieces[0]
-    return pa.concat_arrays(pieces)
+    return pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
 
 
-def _format_rows(template: bytes, columns: list[npt.NDArray[Any]]) -> Any:
+def _separators(keys: Sequence[bytes], widths: Sequence[int | None]) -> list[bytes]:
+    """The text before each value of a row, and after its last: keys, brackets, commas.
+
+    ``widths`` is ``None`` for a scalar column, else the length of its lists.
+    """
+    separators: list[bytes] = []
+    pending = b"{"
+    for index, (key, width) in enumerate(zip(keys, widths, strict=True)):
+        pending += (b"," if index else b"") + key + b":"
+        if width is None:
+            separators.append(pending)
+            pending = b""
+            continue
+        pending += b"["
+        for slot in range(width):
+            separators.append(pending if slot == 0 else b",")
+            pending = b""
+        pending += b"]"
+    separators.append(pending + b"}")
+    return separators
+
+
+def _format_rows(separators: list[bytes], columns: list[npt.NDArray[Any]]) -> Any:
     import pyarrow as pa
 
     rows = len(columns[0])
-    if all(c.dtype.kind == "f" for c in columns):
-        flat = np.hstack([c.reshape(rows, -1) for c in columns]).astype(np.float64, copy=False)
-        values = _float_values(flat.ravel())
-    else:
-        grid = np.empty((rows, sum(1 if c.ndim == 1 else c.shape[1] for c in columns)), object)
-        at = 0
-        for column in columns:
-            width = 1 if column.ndim == 1 else column.shape[1]
-            if column.dtype.kind == "f":
-                texts = _float_values(column.astype(np.float64, copy=False).ravel())
-            else:
-                texts = _orjson_values(column.ravel())
-            grid[:, at : at + width] = np.array(texts, dtype=object).reshape(rows, width)
-            at += width
-        values = grid.ravel().tolist()
-    text = (template * rows) % tuple(values)
+    first, last = separators[0], separators[-1]
+    # A NUL ends each row: JSON text never holds a raw one, so it marks the offsets.
+    between = (*separators[1:-1], last + b"\0" + first)
+    template = b"%s" + _values_text(columns, rows).replace(b",", b"%s") + b"%s"
+    text = (template % ((first, *between * rows)))[: -len(first)]
     ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 0)
     offsets = np.zeros(rows + 1, dtype=np.int32)
     offsets[1:] = ends - np.arange(rows)
@@ -452,23 +533,56 @@ def _format_rows(template: bytes, columns: list[npt.NDArray[Any]]) -> Any:
     return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _orjson_values(flat: npt.NDArray[Any]) -> list[bytes]:
-    """Each value's JSON text (integers and booleans: orjson's is ``json.dumps``'s)."""
+def _values_text(columns: list[npt.NDArray[Any]], rows: int) -> bytes:
+    """Every value's JSON text, row by row, comma-separated."""
+    if all(c.dtype.kind == "f" for c in columns):
+        flat = np.hstack([c.reshape(rows, -1) for c in columns]).astype(np.float64, copy=False)
+        return _float_text_of(flat.ravel())
+    grid = np.empty((rows, sum(1 if c.ndim == 1 else c.shape[1] for c in columns)), object)
+    at = 0
+    for column in columns:
+        width = 1 if column.ndim == 1 else column.shape[1]
+        if column.dtype.kind == "f":
+            texts = _float_values(column.astype(np.float64, copy=False).ravel())
+        else:
+            texts = _orjson_text(column.ravel()).split(b",")
+        grid[:, at : at + width] = np.array(texts, dtype=object).reshape(rows, width)
+        at += width
+    return b",".join(grid.ravel().tolist())
+
+
+def _orjson_text(flat: npt.NDArray[Any]) -> bytes:
+    """The values' JSON text, comma-separated (integers and booleans: ``json.dumps``'s)."""
     import orjson
 
-    if not len(flat):
-        return []
     text = orjson.dumps(np.ascontiguousarray(flat), option=orjson.OPT_SERIALIZE_NUMPY)
-    return text[1:-1].split(b",")
+    return text[1:-1]
+
+
+def _needs_repr(flat: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Where orjson's float text is not ``repr``'s: infinities (it writes ``null``), and
+    ``1e-9 <= |x| < 1e-4``, where it writes ``0.00001`` and ``1e-7`` for ``1e-05`` and
+    ``1e-07`` (the bound is taken a decade wider; redoing a value that agreed is harmless)."""
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(flat)
+        return np.isinf(flat) | ((magnitude >= 1e-10) & (magnitude < 1e-4))  # type: ignore[no-any-return]
+
+
+def _float_text_of(flat: npt.NDArray[np.float64]) -> bytes:
+    """The floats' ``json.dumps`` text (NaN as ``null``), comma-separated."""
+    if not len(flat):
+        return b""
+    if not _needs_repr(flat).any():
+        return _orjson_text(flat)
+    return b",".join(_float_values(flat))
 
 
 def _float_values(flat: npt.NDArray[np.float64]) -> list[bytes]:
     """Each float's ``json.dumps`` text (NaN as ``null``): orjson, ``repr`` where they differ."""
-    values = _orjson_values(flat)
-    with np.errstate(invalid="ignore"):
-        magnitude = np.abs(flat)
-        positional = (magnitude == 0) | ((magnitude >= 1e-4) & (magnitude < 1e16))
-    for index in np.flatnonzero(~positional).tolist():
+    if not len(flat):
+        return []
+    values = _orjson_text(flat).split(b",")
+    for index in np.flatnonzero(_needs_repr(flat)).tolist():
         values[index] = _json_float(float(flat[index])).encode()
     return values
 
@@ -514,33 +628,19 @@ def _scalar_text(values: npt.NDArray[Any]) -> Any:
 
 
 def _float_text(values: npt.NDArray[np.float64]) -> Any:
-    """Python's ``repr`` of each float (``json.dumps``'s form), NaN as ``null``.
-
-    Arrow's float-to-string cast writes the same shortest round-trip digits
-    but its own layout, so it is used where the two agree: whole numbers as
-    the integer's text plus ``.0``, and ``1e-4 <= |x| < 1e16`` where Arrow wrote
-    no exponent. The rest (NaN, infinities, -0.0, very small or large) goes
-    through ``json.dumps``, value by value: rare in real inputs.
-    """
+    """Python's ``repr`` of each float (``json.dumps``'s form), NaN as ``null``."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    with np.errstate(invalid="ignore"):
-        magnitude = np.abs(values)
-        finite = np.isfinite(values)
-        whole = finite & (values == np.trunc(values)) & (magnitude < 1e16)
-        whole &= ~((values == 0) & np.signbit(values))
-        positional = finite & ~whole & (magnitude >= 1e-4) & (magnitude < 1e16)
-    text = pc.cast(pa.array(values), pa.string())
-    positional &= ~pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
-    if whole.any():
-        integers = pc.cast(pa.array(np.where(whole, values, 0).astype(np.int64)), pa.string())
-        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(integers, ".0", ""), text)
-    other = ~(whole | positional)
-    if other.any():
-        rest = [_json_float(v) for v in values[other].tolist()]
-        text = pc.replace_with_mask(text, pa.array(other), pa.array(rest, pa.string()))
-    return text
+    count = len(values)
+    body = _float_text_of(values)
+    # The values are comma-separated: cut the text there instead of making one object each.
+    commas = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == ord(","))
+    offsets = np.empty(count + 1, dtype=np.int32)
+    offsets[0] = 0
+    offsets[1:count] = commas + 1 - np.arange(1, count)
+    offsets[count] = len(body) - max(count - 1, 0)
+    data = body.replace(b",", b"")
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _dumps(value: Any) -> str:
