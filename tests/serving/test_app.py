@@ -204,6 +204,34 @@ def test_canary_is_sticky_and_shadow_is_logged(
     assert counts.loc["shadow", "n"] == counts.loc[["production", "canary"], "n"].sum()
 
 
+def test_concurrent_requests_are_each_logged_with_their_own_route_and_inputs(
+    start_server: StartServer, trained: Trained, trained_alt: Trained, tmp_path: Path
+) -> None:
+    """Batched calls are logged one entry per call: each row must still be its own."""
+    spec = DeploymentSpec("busy-log", "cancer", canary_percent=50)
+    server = start_server(spec, routes_of(trained.served("3"), canary=trained_alt.served("4")))
+
+    def post(i: int) -> tuple[int, dict[str, Any]]:
+        rows = slice(i % 40, i % 40 + 1 + i % 3)  # one to three rows per request
+        body = {"records": _records(trained, rows), "routing_key": f"user-{i}"}
+        return i, httpx.post(f"{server.url}/predict", json=body, timeout=30).json()
+
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(post, range(96)))
+    server.stop()
+    with Workspace(settings_for(tmp_path)) as workspace:
+        logged = query("busy-log", workspace=workspace).set_index("prediction_id")
+    assert len(logged) == sum(len(r["prediction_ids"]) for _, r in replies)
+    assert {r["route"] for _, r in replies} == {"production", "canary"}
+    for i, reply in replies:
+        records = _records(trained, slice(i % 40, i % 40 + 1 + i % 3))
+        for prediction_id, record in zip(reply["prediction_ids"], records, strict=True):
+            row = logged.loc[prediction_id]
+            assert (row["route"], row["model_version"]) == (reply["route"], reply["model_version"])
+            assert json.loads(row["inputs"]) == pytest.approx(record)
+            assert row["latency_ms"] > 0
+
+
 class Fragile:
     """A real model that starts failing when told to (a broken dependency, say)."""
 

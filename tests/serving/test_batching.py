@@ -150,3 +150,60 @@ def test_matrix_batches_stay_one_block() -> None:
     results = asyncio.run(scenario())
     assert [r["y"].tolist() for r in results] == [[3 * i, 3 * i] for i in range(4)]
     assert all(isinstance(columns, MatrixColumns) for columns in seen)
+
+
+def test_on_call_sees_each_model_call_with_its_requests_notes() -> None:
+    gate = threading.Event()
+    model = Doubler(gate)
+    calls: list[tuple[list[float], list[float], list[Any]]] = []
+
+    def observe(inputs: Any, outputs: Any, notes: list[Any]) -> None:
+        calls.append((inputs["x"].tolist(), outputs["y"].tolist(), notes))
+
+    batcher = MicroBatcher(model, BatchingConfig(max_batch_size=8), on_call=observe)
+
+    async def scenario() -> None:
+        first = asyncio.create_task(batcher.submit(_columns(0), 1, note="a"))
+        await asyncio.sleep(0.05)  # the first call holds the model: the rest queue up
+        rest = [
+            asyncio.create_task(batcher.submit(_columns(i, i), 2, note=None if i == 2 else i))
+            for i in range(1, 4)
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(first, *rest)
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert calls[0] == ([0.0], [0.0], ["a"])
+    # A batch with an unnoted request reports each noted one on its own, in order.
+    assert calls[1:] == [([1.0, 1.0], [2.0, 2.0], [1]), ([3.0, 3.0], [6.0, 6.0], [3])]
+    assert model.calls == [1, 6]
+
+
+def test_a_whole_noted_batch_is_one_observed_call_and_observer_failures_are_counted() -> None:
+    gate = threading.Event()
+    model = Doubler(gate)
+    seen: list[list[Any]] = []
+
+    def observe(inputs: Any, outputs: Any, notes: list[Any]) -> None:
+        seen.append(notes)
+        assert len(inputs["x"]) == len(outputs["y"]) == 2 * len(notes)
+        raise OSError("the log is broken")
+
+    batcher = MicroBatcher(model, BatchingConfig(max_batch_size=8), on_call=observe)
+
+    async def scenario() -> list[Any]:
+        first = asyncio.create_task(batcher.submit(_columns(0, 0), 2, note=0))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.create_task(batcher.submit(_columns(i, i), 2, note=i)) for i in (1, 2, 3)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        results = await asyncio.gather(first, *rest)
+        await batcher.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert [r["y"].tolist() for r in results] == [[2.0 * i, 2.0 * i] for i in range(4)]
+    assert seen == [[0], [1, 2, 3]]
+    assert batcher.observer_errors == 2

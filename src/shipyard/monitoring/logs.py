@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.errors import InvalidInput
-from shipyard.serving.predlog import COLUMNS, predictions_dir
+from shipyard.serving.predlog import COLUMNS, predictions_dir, select_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -134,7 +134,7 @@ def open_logs(
     else:
         globs = ", ".join(f"'{_quote(glob)}'" for glob in source)
         connection.execute(
-            "CREATE VIEW all_predictions AS SELECT * FROM "
+            f"CREATE VIEW all_predictions AS SELECT {select_list()} FROM "
             f"read_parquet([{globs}], hive_partitioning = false, union_by_name = true)"
         )
     # Views take no parameters: the bounds are inlined as TIMESTAMPTZ literals.

@@ -19,6 +19,10 @@ itself. Handing it to a thread and back costs more than the call (two
 wake-ups and a GIL hand-off per batch); a slower model keeps its thread, so
 the loop goes on accepting requests while it runs.
 
+``on_call`` is told of every successful model call with its inputs, outputs
+and the notes its requests passed to ``submit`` (the runtime logs each call
+as one entry of the prediction log this way).
+
 The queue is bounded (``max_queue`` requests). Beyond it ``submit`` raises
 ``Overloaded`` at once (HTTP 503 with ``Retry-After``), counted by the caller:
 a request is either served or told to retry, never dropped silently, and a
@@ -46,6 +50,9 @@ from shipyard.serving.validation import MatrixColumns
 Columns = Mapping[str, npt.NDArray[Any]]
 Outputs = dict[str, npt.NDArray[Any]]
 ModelCall = Callable[[Columns], Outputs]
+# Told of every successful model call: its inputs, its outputs and the notes of the
+# requests it served (in row order), e.g. to log the call as one entry.
+CallObserver = Callable[[Columns, Outputs, list[Any]], None]
 
 # Below this (a moving average of measured calls) the model runs on the event loop.
 INLINE_BELOW_SECONDS = 0.001
@@ -95,6 +102,7 @@ class _Pending:
     columns: Columns
     rows: int
     future: asyncio.Future[Outputs]
+    note: Any = None
 
 
 class MicroBatcher:
@@ -107,11 +115,14 @@ class MicroBatcher:
         *,
         name: str = "model",
         on_batch: Callable[[int], None] | None = None,
+        on_call: CallObserver | None = None,
     ) -> None:
         self.call = call
         self.config = config
         self.name = name
         self._on_batch = on_batch
+        self._on_call = on_call
+        self.observer_errors = 0
         self._queue: deque[_Pending] = deque()
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -132,24 +143,28 @@ class MicroBatcher:
         """Whether the next call runs on the event loop (the model is cheap)."""
         return self._call_seconds < INLINE_BELOW_SECONDS
 
-    async def submit(self, columns: Columns, rows: int) -> Outputs:
-        """The model's outputs for these rows (called once, possibly with others)."""
+    async def submit(self, columns: Columns, rows: int, note: Any = None) -> Outputs:
+        """The model's outputs for these rows (called once, possibly with others).
+
+        A ``note`` (anything but ``None``) reaches ``on_call`` with the call that
+        served these rows; without one, the rows are not reported.
+        """
         loop = asyncio.get_running_loop()
         if not self.config.enabled:
             if self.inline:
-                return self._timed_call(columns, rows)
-            return await loop.run_in_executor(self._executor, self._timed_call, columns, rows)
+                return self._call_one(columns, rows, note)
+            return await loop.run_in_executor(self._executor, self._call_one, columns, rows, note)
         if len(self._queue) >= self.config.max_queue:
             raise self._overloaded()
         if self._may_lead():
-            outputs = await self._lead(columns, rows)
+            outputs = await self._lead(columns, rows, note)
             if outputs is not None:
                 return outputs
         if self._worker is None:
             self._wakeup = asyncio.Event()
             self._worker = loop.create_task(self._run(), name=f"batcher-{self.name}")
         future: asyncio.Future[Outputs] = loop.create_future()
-        self._queue.append(_Pending(columns, rows, future))
+        self._queue.append(_Pending(columns, rows, future, note))
         self._queued_rows += rows
         # While the worker fills a batch, only a full batch wakes it: one wake-up per
         # batch instead of one per arriving request.
@@ -164,7 +179,7 @@ class MicroBatcher:
             self.inline and not self._queue and not self._leading and self._last_batch_requests <= 1
         )
 
-    async def _lead(self, columns: Columns, rows: int) -> Outputs | None:
+    async def _lead(self, columns: Columns, rows: int, note: Any) -> Outputs | None:
         """Run a lone request's call right here, after one loop turn; ``None`` if others came.
 
         The turn lets requests parsed in the same pass of the event loop reach
@@ -180,7 +195,7 @@ class MicroBatcher:
         if self._queue:
             return None
         self._last_batch_requests = 1
-        return self._timed_call(columns, rows)
+        return self._call_one(columns, rows, note)
 
     def _overloaded(self) -> Overloaded:
         backlog = self._queued_rows * self._seconds_per_row
@@ -255,9 +270,23 @@ class MicroBatcher:
             self._on_batch(rows)
         return outputs
 
+    def _call_one(self, columns: Columns, rows: int, note: Any) -> Outputs:
+        outputs = self._timed_call(columns, rows)
+        if note is not None and self._on_call is not None:
+            self._observe(columns, outputs, [note])
+        return outputs
+
+    def _observe(self, columns: Columns, outputs: Outputs, notes: list[Any]) -> None:
+        """Tell ``on_call`` of a call; its failure is counted, never the requests'."""
+        assert self._on_call is not None
+        try:
+            self._on_call(columns, outputs, notes)
+        except Exception:
+            self.observer_errors += 1
+
     def _call_batch(self, batch: list[_Pending]) -> list[Outputs]:
         if len(batch) == 1:
-            return [self._timed_call(batch[0].columns, batch[0].rows)]
+            return [self._call_one(batch[0].columns, batch[0].rows, batch[0].note)]
         names = list(batch[0].columns)
         merged: Columns
         if all(isinstance(p.columns, MatrixColumns) for p in batch):
@@ -272,6 +301,14 @@ class MicroBatcher:
             end = start + pending.rows
             results.append({key: value[start:end] for key, value in outputs.items()})
             start = end
+        if self._on_call is not None:
+            notes = [p.note for p in batch]
+            if None not in notes:
+                self._observe(merged, outputs, notes)
+            else:  # some rows are not to be reported: each noted request on its own
+                for pending, result in zip(batch, results, strict=True):
+                    if pending.note is not None:
+                        self._observe(pending.columns, result, [pending.note])
         return results
 
     async def close(self) -> None:

@@ -2,11 +2,14 @@
 
 The request path only appends one tuple (ids, validated input arrays,
 outputs…: strings, numbers and NumPy arrays, which the cyclic GC does not
-track) to an in-memory deque: O(1), no I/O, no per-row work. A background
+track) to an in-memory deque: O(1), no I/O, no per-row work. Under load it is
+one tuple per model call, not per request: the batcher hands over a call's
+stacked inputs and outputs with the requests' ids, routes and latencies
+(``record_batch``), so coalesced requests share one entry. A background
 thread wakes every ``prediction_log_flush_seconds`` (default 1 s), builds one
 Arrow table per deployment and day column by column (the rows' JSON text is
-formatted by Arrow from the stacked arrays, byte-identical to ``json.dumps``)
-and writes it, one file and row group per window, to::
+formatted from the stacked arrays in a few C passes, byte-identical to
+``json.dumps``) and writes it, one file and row group per window, to::
 
     DATA_DIR/predictions/deployment=NAME/date=YYYY-MM-DD/part-<ns>-<pid>-<rand>.parquet
 
@@ -18,12 +21,13 @@ Row columns: ``prediction_id`` (the key ground truth joins on), ``timestamp``
 (UTC), ``deployment``, ``model``, ``model_version``, ``route``
 (production / canary / shadow), ``input_hash`` (SHA-256 of the row's canonical
 JSON, first 32 hex digits), ``inputs``, ``features`` and ``outputs`` (JSON
-text), ``latency_ms``.
+text), ``latency_ms``. ``input_hash`` is not stored: every reader here
+(``query``, the monitoring views) derives it from ``inputs``; reading the files
+with another tool, compute ``left(sha256(inputs), 32)``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -81,6 +85,16 @@ class LoggedRequest:
     features: Columns | None = None
 
 
+# Every column is stored but ``input_hash``, which readers derive from ``inputs``
+# (DuckDB's SHA-256 of the text): hashing costs the server nothing.
+INPUT_HASH_SQL = "left(sha256(inputs), 32)"
+
+
+def select_list() -> str:
+    """The SQL select list of the log's columns over its files, in ``COLUMNS`` order."""
+    return ", ".join(f"{INPUT_HASH_SQL} AS input_hash" if c == "input_hash" else c for c in COLUMNS)
+
+
 def new_ids(count: int) -> list[str]:
     """``count`` random 32-hex-digit prediction ids (one urandom call for all)."""
     raw = os.urandom(16 * count).hex()
@@ -115,6 +129,43 @@ class PredictionLog:
         if self._thread is None:
             self.start()
 
+    def record_batch(
+        self,
+        deployment: str,
+        model: str,
+        model_version: str,
+        *,
+        ids: Sequence[str],
+        inputs: Columns,
+        outputs: Columns,
+        routes: Sequence[str],
+        latencies_ms: Sequence[float],
+        rows: Sequence[int],
+    ) -> None:
+        """Queue the predictions of one model call that served several requests.
+
+        ``inputs``, ``outputs`` and ``ids`` hold every row of the call, request after
+        request; ``routes``, ``latencies_ms`` and ``rows`` hold one value per request.
+        One entry for the whole call: under load, a batch of requests costs the
+        response path (and the writer) about what one request does.
+        """
+        entry = (
+            deployment,
+            model,
+            model_version,
+            time.time(),
+            tuple(routes),
+            tuple(latencies_ms),
+            tuple(rows),
+            tuple(ids),
+            _freeze(inputs),
+            _freeze(outputs),
+            None,
+        )
+        self._pending.append(entry)
+        if self._thread is None:
+            self.start()
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="prediction-log", daemon=True)
@@ -146,8 +197,8 @@ class PredictionLog:
 
         partitions: dict[tuple[str, int], list[_Entry]] = {}
         for entry in entries:
-            if entry[6]:  # it has rows
-                partitions.setdefault((entry[0], int(entry[4] // 86400)), []).append(entry)
+            if entry[7]:  # it has rows
+                partitions.setdefault((entry[0], int(entry[3] // 86400)), []).append(entry)
         total = 0
         failure: OSError | None = None
         for (deployment, day_number), group in partitions.items():
@@ -221,7 +272,6 @@ def _schema() -> Any:
             ("model", pa.string()),
             ("model_version", pa.string()),
             ("route", pa.string()),
-            ("input_hash", pa.string()),
             ("inputs", pa.string()),
             ("features", pa.string()),
             ("outputs", pa.string()),
@@ -234,7 +284,21 @@ def _schema() -> Any:
 # The GC does not track such tuples, so a second of queued requests adds nothing to
 # the cyclic collector's full passes (dataclasses, dicts and lists would, every time).
 _Frozen = tuple[str, tuple[str, ...], Any] | None  # ("m", names, matrix) | ("c", names, arrays)
-_Entry = tuple[str, str, str, str, float, float, tuple[str, ...], _Frozen, _Frozen, _Frozen]
+# One model call: deployment, model, version, time; then per request: routes, latencies
+# and row counts; then per row: ids, inputs, outputs, features.
+_Entry = tuple[
+    str,
+    str,
+    str,
+    float,
+    tuple[str, ...],
+    tuple[float, ...],
+    tuple[int, ...],
+    tuple[str, ...],
+    _Frozen,
+    _Frozen,
+    _Frozen,
+]
 
 
 def _entry(r: LoggedRequest) -> _Entry:
@@ -242,9 +306,10 @@ def _entry(r: LoggedRequest) -> _Entry:
         r.deployment,
         r.model,
         r.model_version,
-        r.route,
         r.timestamp,
-        r.latency_ms,
+        (r.route,),
+        (r.latency_ms,),
+        (len(r.ids),),
         tuple(r.ids),
         _freeze(r.inputs),
         _freeze(r.outputs),
@@ -267,24 +332,26 @@ def _table(entries: list[_Entry]) -> Any:
     import pyarrow as pa
 
     # Transposed once: one tuple per field; everything after is per column.
-    deployments, models, versions, routes, seconds, latencies, ids, inputs, outputs, features = zip(
-        *entries, strict=True
-    )
-    repeat = _Repeater(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+    (deployments, models, versions, seconds, routes, latencies, counts, ids, inputs, outputs,
+     features) = zip(*entries, strict=True)  # fmt: skip
+    chain = itertools.chain.from_iterable
+    per_request = np.fromiter(chain(counts), dtype=np.int64)
+    per_entry = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    if int(per_request.sum()) != int(per_entry.sum()):
+        raise ValueError("an entry's row counts do not add up to its ids")
+    by_entry, by_request = _Repeater(per_entry), _Repeater(per_request)
     micros = np.round(np.array(seconds, dtype=np.float64) * 1e6).astype(np.int64)
-    input_text = _json_rows(inputs, repeat, empty="{}")
     columns = {
-        "prediction_id": _strings(list(itertools.chain.from_iterable(ids))),
-        "timestamp": repeat(pa.array(micros, pa.timestamp("us", tz="UTC"))),
-        "deployment": repeat(pa.array(deployments, pa.string())),
-        "model": repeat(pa.array(models, pa.string())),
-        "model_version": repeat(pa.array(versions, pa.string())),
-        "route": repeat(pa.array(routes, pa.string())),
-        "input_hash": _hashes(input_text),
-        "inputs": input_text,
-        "features": _json_rows(features, repeat, empty=None),
-        "outputs": _json_rows(outputs, repeat, empty="{}"),
-        "latency_ms": repeat(pa.array(np.array(latencies, dtype=np.float64))),
+        "prediction_id": _strings(list(chain(ids))),
+        "timestamp": by_entry(pa.array(micros, pa.timestamp("us", tz="UTC"))),
+        "deployment": by_entry(pa.array(deployments, pa.string())),
+        "model": by_entry(pa.array(models, pa.string())),
+        "model_version": by_entry(pa.array(versions, pa.string())),
+        "route": by_request(pa.array(list(chain(routes)), pa.string())),
+        "inputs": _json_rows(inputs, by_entry, empty="{}"),
+        "features": _json_rows(features, by_entry, empty=None),
+        "outputs": _json_rows(outputs, by_entry, empty="{}"),
+        "latency_ms": by_request(pa.array(np.fromiter(chain(latencies), dtype=np.float64))),
     }
     return pa.table(columns, schema=_schema())
 
@@ -327,18 +394,6 @@ def _fixed_width(data: bytes, width: int, count: int) -> Any:
 
     offsets = np.arange(0, width * (count + 1), width, dtype=np.int32)
     return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
-
-
-def _hashes(texts: Any) -> Any:
-    """SHA-256 (first 32 hex digits) of each UTF-8 text of a string array, as one."""
-    texts = texts.combine_chunks() if hasattr(texts, "combine_chunks") else texts
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
-        texts.offset : texts.offset + len(texts) + 1
-    ].tolist()
-    data = memoryview(texts.buffers()[2] or b"")
-    sha256 = hashlib.sha256
-    digests = b"".join([sha256(data[a:b]).digest()[:16] for a, b in itertools.pairwise(offsets)])
-    return _fixed_width(digests.hex().encode(), 32, len(texts))
 
 
 def _signature(frozen: _Frozen) -> Hashable:
@@ -691,7 +746,7 @@ def query(
     try:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(
-            "CREATE TEMP VIEW predictions AS SELECT * FROM "
+            f"CREATE TEMP VIEW predictions AS SELECT {select_list()} FROM "
             f"read_parquet('{_quote(source)}', hive_partitioning = false) "
             f"WHERE {' AND '.join(where)}"
         )

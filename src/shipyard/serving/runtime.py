@@ -28,12 +28,13 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
 from shipyard.errors import BackendUnavailable, ConfigError, NotFound, ShipyardError
-from shipyard.serving.batching import MicroBatcher, Outputs
+from shipyard.serving.batching import CallObserver, MicroBatcher, Outputs
 from shipyard.serving.cache import CachedInference, OutputLayout, open_cache
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.model import ServedModel, v2_outputs
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from shipyard.serving.lookup import FeatureLookup, LookedUp
 
 Columns = Mapping[str, npt.NDArray[Any]]
+# What a logged request tells the batcher: its prediction ids, route and start time.
+_Note = tuple[list[str], str, float]
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class DeploymentRuntime:
                     self.spec.batching,
                     name=model.key,
                     on_batch=self._batch_observer(model.version),
+                    on_call=self._call_logger(model),
                 )
         previous = self.routes
         self.routes = routes
@@ -225,29 +229,67 @@ class DeploymentRuntime:
         looked_up = None
         if self.features is not None:
             looked_up = await asyncio.to_thread(self.features.fetch, columns)
-        valid, outputs = await self._infer(model, columns, looked_up)
+        valid = self._model_input(model, columns, looked_up)
         ids = new_ids(len(next(iter(valid.values()))))
+        note = (ids, route, started) if self._logs_per_call(looked_up) else None
+        outputs = await self._outputs(model, valid, note)
         seconds = time.perf_counter() - started
         self.metrics.served(model.version, route, endpoint, seconds)
-        if self.log is not None:
+        if self.log is not None and note is None:
             self._record(model, route, ids, columns, valid, outputs, seconds, looked_up)
         shadow = self.routes.shadow if self.routes is not None else None
         if shadow is not None and version is None:
             self.shadows.spawn(lambda: self._shadow(shadow, columns, ids, looked_up))
         return Prediction(ids, outputs, model, route)
 
-    async def _infer(
+    def _logs_per_call(self, looked_up: LookedUp | None) -> bool:
+        """Whether the batcher logs the request with the model call that serves it.
+
+        It does unless the log must hold more than the model's input (looked-up
+        features) or some rows never reach the model (cache hits): then the
+        request is logged on its own, after the call.
+        """
+        return self.log is not None and looked_up is None and self.cache is None
+
+    def _model_input(
         self, model: ServedModel, columns: Columns, looked_up: LookedUp | None
-    ) -> tuple[Columns, Outputs]:
-        """Validate the model's input (with looked-up features), then cache or batcher."""
+    ) -> Columns:
+        """The request's columns (with looked-up features), validated for ``model``."""
         if looked_up is not None:
             columns = looked_up.model_input(columns, model.schema)
-        valid = validate(columns, model.schema)
+        return validate(columns, model.schema)
+
+    async def _outputs(self, model: ServedModel, valid: Columns, note: _Note | None) -> Outputs:
+        """The model's outputs for validated rows: from the cache, else the batcher."""
         batcher = self._batchers[model.key]
         if self.cache is None:
-            return valid, await batcher.submit(valid, len(next(iter(valid.values()))))
+            return await batcher.submit(valid, len(next(iter(valid.values()))), note)
         layout = self._layouts[model.key]
-        return valid, await self.cache.run(model, layout, valid, batcher.submit)
+        return await self.cache.run(model, layout, valid, batcher.submit)
+
+    def _call_logger(self, model: ServedModel) -> CallObserver | None:
+        """Logs one model call (every request it served) as one entry of the log."""
+        log = self.log
+        if log is None:
+            return None
+        deployment, name, version = self.spec.name, model.name, model.version
+
+        def record(inputs: Columns, outputs: Outputs, notes: list[_Note]) -> None:
+            now = time.perf_counter()
+            ids = notes[0][0] if len(notes) == 1 else list(chain.from_iterable(n[0] for n in notes))
+            log.record_batch(
+                deployment,
+                name,
+                version,
+                ids=ids,
+                inputs=inputs,
+                outputs=outputs,
+                routes=[n[1] for n in notes],
+                latencies_ms=[(now - n[2]) * 1000 for n in notes],
+                rows=[len(n[0]) for n in notes],
+            )
+
+        return record
 
     def _record(
         self,
@@ -282,9 +324,11 @@ class DeploymentRuntime:
         self, model: ServedModel, columns: Columns, ids: list[str], looked_up: LookedUp | None
     ) -> None:
         started = time.perf_counter()
-        valid, outputs = await self._infer(model, columns, looked_up)
+        valid = self._model_input(model, columns, looked_up)
+        note = (ids, SHADOW, started) if self._logs_per_call(looked_up) else None
+        outputs = await self._outputs(model, valid, note)
         seconds = time.perf_counter() - started
-        if self.log is not None:
+        if self.log is not None and note is None:
             self._record(model, SHADOW, ids, columns, valid, outputs, seconds, looked_up)
 
     def _shadow_failed(self, exc: BaseException) -> None:
