@@ -1,6 +1,7 @@
 """The prediction server: ``create_app(settings, deployment, loader=...)`` → a Starlette app.
 
-Endpoints (documented in ``/openapi.json``):
+Endpoints (documented in ``/openapi.json``; the two prediction routes are
+answered by ``shipyard.serving.fastpath`` ahead of Starlette's router):
 
 - ``POST /predict``: ``{"records": [...]}`` or ``{"columns": [...], "data": [[...]]}``
 - Open Inference Protocol V2: ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready``,
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -40,6 +42,7 @@ from shipyard.config import Settings
 from shipyard.serving import jsontext
 from shipyard.serving import protocol_v2 as v2
 from shipyard.serving.batching import Overloaded
+from shipyard.serving.fastpath import Answer, ClientGone, Handler, Incoming, PredictionRoutes
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.openapi import openapi_document
 from shipyard.serving.predlog import PredictionLog
@@ -48,6 +51,7 @@ from shipyard.serving.runtime import DeploymentRuntime, Loader, Prediction
 from shipyard.serving.spec import DeploymentSpec
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+_HEADER_LENGTH = v2.HEADER_LENGTH.encode()
 # How long a request waits for a (re)starting worker to load its model before a 503.
 FIRST_LOAD_WAIT_SECONDS = 30.0
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -81,6 +85,18 @@ def status_for(error: Exception) -> int:
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = jsontext.dumps(data, default=str)
     return Response(body, status, headers, media_type="application/json")
+
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def _answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    """``_json`` for the prediction routes: status, body and ASGI header pairs."""
+    return status, jsontext.dumps(data, default=str), [*_JSON_HEADERS, *_header_pairs(headers)]
+
+
+def _header_pairs(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
 
 
 class PredictionServer:
@@ -130,7 +146,26 @@ class PredictionServer:
 
         return guarded
 
+    def fast_guard(self, name: str, handler: Handler) -> Handler:
+        """``guard`` for a prediction route answered by ``PredictionRoutes``."""
+
+        async def guarded(incoming: Incoming) -> Answer:
+            try:
+                return await handler(incoming)
+            except ClientGone:
+                raise
+            except Exception as exc:
+                return _answer(*self.failure(name, exc))
+
+        return guarded
+
     def error_response(self, endpoint: str, exc: Exception) -> Response:
+        return _json(*self.failure(endpoint, exc))
+
+    def failure(
+        self, endpoint: str, exc: Exception
+    ) -> tuple[dict[str, Any], int, dict[str, str] | None]:
+        """Count a failed request; its body, status and headers."""
         status = status_for(exc)
         name = type(exc).__name__
         self.metrics.failed(endpoint, name, status)
@@ -149,21 +184,10 @@ class PredictionServer:
                 "server log; the request can be retried."
             }
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
-        return _json(body, status, headers)
+        return body, status, headers
 
-    async def read_body(self, request: Request) -> bytes:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit():
-            if int(length) > self.max_body:
-                raise self._too_large(int(length))
-            return await request.body()
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise self._too_large(size)
-            chunks.append(chunk)
-        return b"".join(chunks)
+    async def read_body(self, incoming: Incoming) -> bytes:
+        return await incoming.body(self.max_body, self._too_large)
 
     def _too_large(self, size: int) -> PayloadTooLarge:
         return PayloadTooLarge(
@@ -208,17 +232,17 @@ class PredictionServer:
 
     # -- /predict ---------------------------------------------------------
 
-    async def predict(self, request: Request) -> Response:
+    async def predict(self, incoming: Incoming) -> Answer:
         started = time.perf_counter()
-        body = await self.read_body(request)
+        body = await self.read_body(incoming)
         document = _parse_json(body)
         columns = records_to_columns(document)
-        key = request.headers.get("x-routing-key") or _routing_key(document)
+        key = incoming.header(b"x-routing-key") or _routing_key(document)
         await self.until_loaded()
         result = await self.runtime.predict(
             columns, started=started, endpoint="predict", routing_key=key
         )
-        return _json(_predict_body(self.spec.name, result))
+        return _answer(_predict_body(self.spec.name, result))
 
     # -- Open Inference Protocol V2 ---------------------------------------
 
@@ -232,9 +256,9 @@ class PredictionServer:
         ready = self.runtime.ready
         return _json({"ready": ready}, 200 if ready else 503)
 
-    def _v2_model(self, request: Request) -> tuple[Any, str | None]:
-        name = request.path_params["name"]
-        version = request.path_params.get("version")
+    def _v2_model(self, path_params: dict[str, Any]) -> tuple[Any, str | None]:
+        name = path_params["name"]
+        version = path_params.get("version")
         routes = self.runtime.current()
         if name not in (routes.production.name, self.spec.name):
             raise errors.NotFound(
@@ -247,7 +271,7 @@ class PredictionServer:
         return model, version
 
     async def v2_model_metadata(self, request: Request) -> Response:
-        model, _ = self._v2_model(request)
+        model, _ = self._v2_model(request.path_params)
         return _json(
             {
                 "name": model.name,
@@ -259,15 +283,15 @@ class PredictionServer:
         )
 
     async def v2_model_ready(self, request: Request) -> Response:
-        self._v2_model(request)
+        self._v2_model(request.path_params)
         return _json({"name": request.path_params["name"], "ready": True})
 
-    async def v2_infer(self, request: Request) -> Response:
+    async def v2_infer(self, incoming: Incoming) -> Answer:
         started = time.perf_counter()
         await self.until_loaded()
-        model, version = self._v2_model(request)
-        body = await self.read_body(request)
-        header = request.headers.get(v2.HEADER_LENGTH)
+        model, version = self._v2_model(incoming.path_params)
+        body = await self.read_body(incoming)
+        header = incoming.header(_HEADER_LENGTH)
         length = int(header) if header is not None and header.isdigit() else None
         if header is not None and length is None:
             raise errors.InvalidInput(
@@ -276,9 +300,7 @@ class PredictionServer:
             )
         infer = v2.decode_request(body, length)
         columns = v2.to_columns(infer, model.schema.names)
-        key = request.headers.get("x-routing-key") or _str_or_none(
-            infer.parameters.get("routing_key")
-        )
+        key = incoming.header(b"x-routing-key") or _str_or_none(infer.parameters.get("routing_key"))
         result = await self.runtime.predict(
             columns, started=started, endpoint="infer", routing_key=key, version=version
         )
@@ -290,19 +312,23 @@ class PredictionServer:
             outputs,
             {"route": result.route, "deployment": self.spec.name},
         )
-        return Response(content, headers=headers)
+        return 200, content, _header_pairs(headers)
 
     # -- app ----------------------------------------------------------------
 
+    def prediction_handlers(self) -> dict[str, Handler]:
+        """The prediction routes, for ``PredictionRoutes`` (keys as ``fastpath.match``)."""
+        return {
+            "predict": self.fast_guard("predict", self.predict),
+            "infer": self.fast_guard("infer", self.v2_infer),
+        }
+
     def routes(self) -> list[Route]:
+        """Every route but the prediction routes (``prediction_handlers``)."""
         g = self.guard
         model = "/v2/models/{name}"
         versioned = "/v2/models/{name}/versions/{version}"
-        # The prediction routes first: Starlette tries routes in order on every request.
         return [
-            Route(f"{model}/infer", g("infer", self.v2_infer), methods=["POST"]),
-            Route("/predict", g("predict", self.predict), methods=["POST"]),
-            Route(f"{versioned}/infer", g("infer", self.v2_infer), methods=["POST"]),
             Route("/healthz", g("healthz", self.healthz)),
             Route("/readyz", g("readyz", self.readyz)),
             Route("/metrics", g("metrics", self.metrics_endpoint)),
@@ -427,6 +453,7 @@ def create_app(
     server.runtime.configure(settings)  # feature store and Redis cache locations
     app = Starlette(
         routes=server.routes(),
+        middleware=[Middleware(PredictionRoutes, handlers=server.prediction_handlers())],
         lifespan=server.lifespan,
         exception_handlers={HTTPException: _http_error},
     )
