@@ -29,7 +29,8 @@ from shipyard.workspace import Workspace
 
 def _run(home: Path, *args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["--home", str(home), *args])
-    return result.exit_code, result.stdout, result.stderr
+    # Rich wraps messages at the console width, wherever a long temp path puts the break.
+    return result.exit_code, result.stdout, " ".join(result.stderr.split())
 
 
 def _workspace(home: Path) -> Workspace:

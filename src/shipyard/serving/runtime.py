@@ -41,7 +41,7 @@ from shipyard.serving.model import ServedModel, v2_outputs
 from shipyard.serving.predlog import LoggedRequest, PredictionLog, new_ids
 from shipyard.serving.routing import CANARY, PRODUCTION, SHADOW, Router, ShadowRunner
 from shipyard.serving.spec import DeploymentSpec
-from shipyard.serving.validation import validate
+from shipyard.serving.validation import row_count, validate
 
 if TYPE_CHECKING:
     from shipyard.config import Settings
@@ -230,7 +230,7 @@ class DeploymentRuntime:
         if self.features is not None:
             looked_up = await asyncio.to_thread(self.features.fetch, columns)
         valid = self._model_input(model, columns, looked_up)
-        ids = new_ids(len(next(iter(valid.values()))))
+        ids = new_ids(row_count(valid))
         note = (ids, route, started) if self._logs_per_call(looked_up) else None
         outputs = await self._outputs(model, valid, note)
         seconds = time.perf_counter() - started
@@ -263,7 +263,7 @@ class DeploymentRuntime:
         """The model's outputs for validated rows: from the cache, else the batcher."""
         batcher = self._batchers[model.key]
         if self.cache is None:
-            return await batcher.submit(valid, len(next(iter(valid.values()))), note)
+            return await batcher.submit(valid, row_count(valid), note)
         layout = self._layouts[model.key]
         return await self.cache.run(model, layout, valid, batcher.submit)
 

@@ -56,6 +56,15 @@ class MatrixColumns(Mapping[str, npt.NDArray[Any]]):
         return int(self.matrix.shape[0])
 
 
+def row_count(columns: Columns) -> int:
+    """How many rows validated (same-length) columns hold; 0 for no columns."""
+    if isinstance(columns, MatrixColumns):
+        return columns.rows()
+    for values in columns.values():
+        return len(values)
+    return 0
+
+
 # What a column's declared dtype means for validation.
 FLOAT, INT, BOOL, STRING, DATETIME = "float", "int", "bool", "string", "datetime"
 
