@@ -234,7 +234,7 @@ def cold_starts(servers: dict[str, Server], runs: int) -> dict[str, list[float]]
 
 
 def model_times(models: dict[str, Any], rows_list: tuple[int, ...] = (1, 64)) -> dict[str, Any]:
-    """The model call alone (predict_proba on a DataFrame, as shipyard calls it), ms."""
+    """The model call alone (predict_proba on a float array, as shipyard calls it), ms."""
     import pandas as pd
     from sklearn.datasets import load_breast_cancer
 
@@ -500,26 +500,35 @@ NOTES = """## Notes
 - The peers: MLServer 1.7 in-process mode serves this model at 0.4-0.5x the bare
   Starlette endpoint (column "x bare"); shipyard with batching is above the bare endpoint
   at c >= 8, so ">= 2x the better of MLServer/BentoML" holds there. At c=1 nothing can
-  batch, and 2x MLServer would be ~0.9x of the bare endpoint. ">= 10x mlflow" is out of
-  reach on this stack: `mlflow models serve` 3.x runs uvicorn + FastAPI and does
-  ~900-1,300 requests/s here (not the 39-55 the issue quotes, which look like a
-  client-bound measurement), so 10x would be 2-3x the bare endpoint itself.
+  batch, and 2x MLServer would be ~0.9x of the bare endpoint. `mlflow models serve` 3.x
+  runs uvicorn + FastAPI and does ~850-1,300 requests/s here (not the 39-55 the issue
+  quotes, which look like a client-bound measurement): ">= 10x mlflow" can hold only
+  where batching lifts shipyard far above the bare endpoint (c=64); at c=1 it would be
+  ~3.5x the bare endpoint, which does nothing but parse, predict and answer.
 - Cold start: most of it is importing scikit-learn (~1.1 s, SciPy included), which any
   server that unpickles a scikit-learn model pays; 1/3 of MLServer's cold start is less
   than that import alone.
 - A verdict takes the worse of the two readings (ratio of medians, median of paired
   per-run ratios): on this machine they can disagree by 20+ points at c=64.
-- Prediction logging: the request path only appends one tuple of strings, numbers and
-  arrays (GC-untracked) to a deque; the flusher thread builds the Arrow columns from
-  the queued arrays (one float block per flush formatted by Arrow's cast, strings
-  repeated with `take`), hashes each row's text and writes one file (one row group) per
-  deployment and day per window. Flush CPU per row went from ~40-60 us to ~13 us in
-  isolation (`_table` on 5,000 single-row requests).
+- Prediction logging: a model call is logged as one entry (its stacked inputs and
+  outputs, and each request's id, route and latency), so the request path appends one
+  tuple per call, not per request. The flusher thread turns the queued arrays into Arrow
+  columns (runs of same-typed requests found column-wise, JSON text of the inputs from
+  orjson) and writes one zstd Parquet file per deployment and day per window; readers
+  derive `input_hash` from the stored inputs. About 10 us of flusher CPU per row,
+  measured on 5,000 single-row requests in isolation.
 - Batching with LogisticRegression: predict_proba is ~0.1 ms, so the model runs on the
   event loop (a thread hand-off would cost more than the call) and batches fill only
-  while requests keep arriving: 2x over no batching at c=64. With a 100-tree
-  RandomForest (~3-4 ms per call whatever the row count, in a worker thread) batching
-  is worth an order of magnitude at c=64.
+  while requests keep arriving. With a 100-tree RandomForest (~3-4 ms per call whatever
+  the row count, in a worker thread) batching is worth an order of magnitude at c=64.
+- At c=1, 0.1-0.2 ms of every request is scikit-learn's predict_proba on one row, most of
+  it its own input checks (dataframe detection through narwhals, feature names,
+  finiteness), paid by every server here. The bare endpoint does nothing else but parse
+  and write JSON, so 2x MLServer at c=1 (about 0.9x of the bare endpoint) leaves ~30-50 us per
+  request for validation, routing, ids, metrics and logging together.
+- The prediction routes (`/predict`, `/v2/models/.../infer`) are answered by a plain ASGI
+  middleware ahead of Starlette's router, `Request` and `Response`; every other route is
+  Starlette's. The bare endpoint is a Starlette route.
 - Since 2026-12-06 the server runs with uvloop and httptools (about 1.5-2x asyncio + h11
   here); the bare endpoint runs in the same virtualenv, so it got them too.
 - Python's cyclic GC: in `shipyard serve` under load a full (generation 2) collection
