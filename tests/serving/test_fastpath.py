@@ -100,3 +100,7 @@ def test_a_client_gone_mid_body_gets_no_answer() -> None:
     assert reached == ["handler"] and sent == []
     asyncio.run(routes({**scope, "path": "/healthz"}, receive, send))
     assert reached == ["handler", "inner app"]
+    # Mounted below a prefix, the route is found under it.
+    messages = iter([{"type": "http.request", "body": b"{}", "more_body": False}])
+    asyncio.run(routes({**scope, "path": "/api/predict", "root_path": "/api"}, receive, send))
+    assert reached[-2:] == ["handler", "after body"] and sent[0]["status"] == 200

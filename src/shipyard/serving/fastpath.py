@@ -97,7 +97,7 @@ class PredictionRoutes:
         self.handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = match(scope["path"]) if scope["type"] == "http" else None
+        found = match(_route_path(scope)) if scope["type"] == "http" else None
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -110,6 +110,13 @@ class PredictionRoutes:
         except ClientGone:
             return
         await _send(send, answer)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point (``root_path``), as Starlette's router sees it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _not_allowed(method: str, path: str) -> Answer:
