@@ -17,10 +17,9 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.access import authenticate, require
 from shipyard.errors import InvalidInput, NotFound
@@ -30,6 +29,9 @@ from shipyard.registry.refs import check_model_name
 from shipyard.registry.signature import ColumnSpec, OutputSpec, Signature
 from shipyard.registry.versions import Candidate, prepare, store_candidate
 from shipyard.workspace import Workspace, current
+
+if TYPE_CHECKING:
+    pass
 
 _TYPES = {
     "double": ("float", "float64"),
@@ -47,6 +49,8 @@ def import_mlflow(
     path: str | Path, name: str, *, token: str | None = None, workspace: Workspace | None = None
 ) -> ModelVersionInfo:
     """Register the MLflow model in folder ``path`` as the next version of ``name``."""
+    import pandas as pd
+
     workspace = workspace or current()
     check_model_name(name)
     folder = Path(path)
@@ -174,6 +178,8 @@ def _sklearn_model(folder: Path, flavor: dict[str, Any]) -> Any:
 
 
 def _example(folder: Path, mlmodel: dict[str, Any]) -> Any:
+    import pandas as pd
+
     info = mlmodel.get("saved_input_example_info") or {}
     file = folder / str(info.get("artifact_path", "input_example.json"))
     if not file.is_file():
@@ -187,6 +193,8 @@ def _example(folder: Path, mlmodel: dict[str, Any]) -> Any:
 
 
 def _dummy(signature: Signature | None) -> Any:
+    import pandas as pd
+
     if signature is None:
         raise InvalidInput(
             "The MLflow model has neither a signature nor an input example; "

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import InvalidInput, ValidationFailed
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TYPES = ("integer", "float", "boolean", "string", "category", "datetime")
 MAX_CATEGORIES = 20
@@ -138,6 +140,8 @@ class Signature:
 
     def validate(self, data: Any) -> pd.DataFrame:
         """``data`` as a DataFrame in signature order and dtypes, or ``ValidationFailed``."""
+        import pandas as pd
+
         frame = self._as_frame(data)
         missing = [c for c in self.inputs if c.name not in frame.columns]
         problems: list[dict[str, Any]] = [
@@ -175,6 +179,8 @@ class Signature:
         return frame
 
     def _as_frame(self, data: Any) -> pd.DataFrame:
+        import pandas as pd
+
         if isinstance(data, pd.DataFrame):
             return data
         if isinstance(data, np.ndarray) or (
@@ -278,6 +284,8 @@ def _compatible(spec: ColumnSpec, found: str, series: pd.Series) -> bool:
 
 
 def _unknown_categories(spec: ColumnSpec, series: pd.Series) -> list[Any]:
+    import pandas as pd
+
     assert spec.categories is not None
     values = pd.unique(series.dropna().to_numpy(dtype=object))
     allowed = np.asarray(spec.categories, dtype=object)
@@ -285,6 +293,8 @@ def _unknown_categories(spec: ColumnSpec, series: pd.Series) -> list[Any]:
 
 
 def _convert(spec: ColumnSpec, series: pd.Series, nulls: int) -> Any:
+    import pandas as pd
+
     if column_type(series) == "empty" and len(series) == 0:
         return series.astype(_empty_dtype(spec))
     if spec.type == "category" and spec.dtype == "category":
@@ -300,6 +310,8 @@ def _convert(spec: ColumnSpec, series: pd.Series, nulls: int) -> Any:
 
 
 def _empty_dtype(spec: ColumnSpec) -> Any:
+    import pandas as pd
+
     if spec.dtype == "category":
         return pd.CategoricalDtype(list(spec.categories or ()))
     try:
@@ -310,6 +322,8 @@ def _empty_dtype(spec: ColumnSpec) -> Any:
 
 def column_type(series: pd.Series) -> str:
     """The signature type of a pandas column (``empty`` for an all-null object column)."""
+    import pandas as pd
+
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return "category"
@@ -339,6 +353,8 @@ def infer_signature(
     example: Any, output: Any = None, *, model: Any = None, extra_rows: pd.DataFrame | None = None
 ) -> Signature:
     """The signature of a model from an input example and (optionally) its predictions."""
+    import pandas as pd
+
     frame, input_format = example_frame(example)
     seen = frame if extra_rows is None else pd.concat([frame, extra_rows], ignore_index=True)
     inputs = tuple(_infer_column(str(name), seen[name]) for name in frame.columns)
@@ -347,6 +363,8 @@ def infer_signature(
 
 def example_frame(example: Any) -> tuple[pd.DataFrame, str]:
     """An input example as a DataFrame, and whether the model takes a DataFrame or ndarray."""
+    import pandas as pd
+
     if isinstance(example, pd.DataFrame):
         frame, input_format = example, "dataframe"
     elif isinstance(example, np.ndarray):

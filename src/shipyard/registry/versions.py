@@ -21,10 +21,9 @@ import io
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import select, update
 
 from shipyard.access import authenticate, require
@@ -39,6 +38,9 @@ from shipyard.store.schema.registry import ModelVersion, RegisteredModel
 from shipyard.store.sql import insert_ignore
 from shipyard.store.types import utcnow
 from shipyard.workspace import Workspace, current
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GOLDEN_TARGET = "__target__"
 """The column holding the labels in a stored golden set."""
@@ -276,10 +278,14 @@ def put_frame(workspace: Workspace, frame: pd.DataFrame) -> str:
 
 def get_frame(workspace: Workspace, sha256: str) -> pd.DataFrame:
     """A table stored by ``put_frame`` (hash-verified)."""
+    import pandas as pd
+
     return pd.read_parquet(io.BytesIO(workspace.artifacts.get_bytes(sha256)))
 
 
 def golden_frame(x: Any, signature: Signature) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(x, pd.DataFrame):
         return x.copy()
     array = np.asarray(x)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.registry.flavors.base import Serialized, is_from
+
+if TYPE_CHECKING:
+    pass
 
 _NUMPY_OF_ONNX = {
     "tensor(float)": "float32",
@@ -69,6 +71,8 @@ class OnnxModel:
         return np.asarray(self._run(data)[0])
 
     def predict_proba(self, data: Any) -> Any:
+        import pandas as pd
+
         outputs = self._run(data)
         if len(outputs) < 2:
             raise AttributeError("this ONNX model has no probability output")

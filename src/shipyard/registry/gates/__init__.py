@@ -25,9 +25,7 @@ Gates are configured per model in ``shipyard.toml``::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ConfigError, GateFailed, InvalidInput
 from shipyard.registry.catalog import ModelVersionInfo, get_version
@@ -36,6 +34,9 @@ from shipyard.registry.gates.base import CheckResult, GateContext, GateReport
 from shipyard.registry.loading import LoadedModel, load_info
 from shipyard.registry.versions import get_frame, load_golden
 from shipyard.workspace import Workspace, current
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GateFn = Callable[[GateContext, Mapping[str, Any]], list[CheckResult]]
 GATES: dict[str, GateFn] = {
@@ -167,6 +168,8 @@ def _golden(
 
 
 def _example(workspace: Workspace, info: ModelVersionInfo) -> pd.DataFrame:
+    import pandas as pd
+
     if info.example_sha256 is None:
         return pd.DataFrame({c: [] for c in info.signature.columns})
     return get_frame(workspace, info.example_sha256)

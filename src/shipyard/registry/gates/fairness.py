@@ -16,19 +16,23 @@ dependency). Settings: ``protected`` (list of columns, required),
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import ConfigError
 from shipyard.registry.gates.base import CheckResult, GateContext, number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def differences(
     groups: pd.Series, y_true: np.ndarray, y_pred: np.ndarray, positive: Any
 ) -> tuple[float, float, dict[str, float]]:
     """(demographic-parity difference, equal-opportunity difference, selection rate by group)."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "group": groups.to_numpy(),

@@ -12,14 +12,16 @@ magnitude, still predict finite values.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import InvalidInput
 from shipyard.registry.gates.base import CheckResult, GateContext
 from shipyard.registry.loading import LoadedModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UNSEEN = "__shipyard_unseen__"
 
@@ -91,6 +93,8 @@ def _accepts(
 
 
 def _empty(model: LoadedModel) -> CheckResult:
+    import pandas as pd
+
     frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in model.signature.columns})
     out, error = _try(model, frame)
     ok = error is None and len(out) == 0

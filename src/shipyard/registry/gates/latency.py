@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.registry.gates.base import CheckResult, GateContext, number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PERCENTILES = (50, 95, 99)
 
