@@ -9,6 +9,8 @@ block writers under WAL.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +81,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # Take transaction control away from pysqlite so that BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -90,3 +92,24 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         connection.exec_driver_sql(begin)
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Turn the database to WAL, waiting while another connection is writing to it.
+
+    The switch needs the database alone, and SQLite answers it "database is
+    locked" at once, without its busy wait, while another connection holds a
+    write lock (it would deadlock otherwise): several processes opening a new
+    store together. Retried here for up to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
