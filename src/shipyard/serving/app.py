@@ -186,9 +186,6 @@ class PredictionServer:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
         return body, status, headers
 
-    async def read_body(self, incoming: Incoming) -> bytes:
-        return await incoming.body(self.max_body, self._too_large)
-
     def _too_large(self, size: int) -> PayloadTooLarge:
         return PayloadTooLarge(
             f"The request body has {size} bytes, above max_body_bytes={self.max_body}. Send "
@@ -234,7 +231,7 @@ class PredictionServer:
 
     async def predict(self, incoming: Incoming) -> Answer:
         started = time.perf_counter()
-        body = await self.read_body(incoming)
+        body = await incoming.body(self.max_body, self._too_large)
         document = _parse_json(body)
         columns = records_to_columns(document)
         key = incoming.header(b"x-routing-key") or _routing_key(document)
@@ -290,7 +287,7 @@ class PredictionServer:
         started = time.perf_counter()
         await self.until_loaded()
         model, version = self._v2_model(incoming.path_params)
-        body = await self.read_body(incoming)
+        body = await incoming.body(self.max_body, self._too_large)
         header = incoming.header(_HEADER_LENGTH)
         length = int(header) if header is not None and header.isdigit() else None
         if header is not None and length is None:

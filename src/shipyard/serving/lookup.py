@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shipyard.features.online.codec import VERSION, Codec
-from shipyard.serving.validation import InputSchema, Problem, failure
+from shipyard.serving.validation import InputSchema, Problem, failure, row_count
 
 if TYPE_CHECKING:
     from shipyard.config import Settings
@@ -126,7 +126,7 @@ class FeatureLookup:
 
         plan = self.plan()
         _check_request(plan, request, self.service)
-        rows = len(next(iter(request.values()))) if request else 0
+        rows = row_count(request)
         features: dict[str, npt.NDArray[Any]] = {}
         fetched: dict[str, dict[str, npt.NDArray[Any]]] = {}
         if rows:
